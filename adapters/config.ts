@@ -1,0 +1,82 @@
+import * as E from 'fp-ts/Either'
+import * as t from 'io-ts'
+import { DEFAULT_AUTO_REPLY_TEMPLATE } from '../domain/auto-reply'
+
+/*
+ * Configuration comes from the environment and is decoded once, at start-up.
+ * A bad value stops the process with a message that names the variable.
+ */
+
+const integerIn = (min: number, max: number) =>
+  new t.Type<number, string, unknown>(
+    `a whole number from ${min} to ${max}`,
+    (u): u is number => typeof u === 'number',
+    (u, c) => {
+      if (typeof u !== 'string' || !/^[0-9]+$/.test(u.trim())) return t.failure(u, c)
+      const n = Number(u.trim())
+      return Number.isSafeInteger(n) && n >= min && n <= max ? t.success(n) : t.failure(u, c)
+    },
+    String,
+  )
+
+const nonBlank = new t.Type<string, string, unknown>(
+    'a non-empty value',
+    t.string.is,
+    (u, c) => (typeof u === 'string' && u.trim() !== '' ? t.success(u.trim()) : t.failure(u, c)),
+    String,
+  )
+
+const ORIGIN = /^https?:\/\/[^\s/?#]+$/
+
+const corsOrigins = new t.Type<'*' | ReadonlyArray<string>, string, unknown>(
+  '* or a comma-separated list of origins such as https://example.com,http://localhost:3000',
+  (u): u is '*' | ReadonlyArray<string> => u === '*' || Array.isArray(u),
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c)
+    if (u.trim() === '*') return t.success('*')
+    const origins = u.split(',').map((o) => o.trim().replace(/\/$/, '')).filter((o) => o !== '')
+    return origins.length > 0 && origins.every((o) => ORIGIN.test(o)) ? t.success(origins) : t.failure(u, c)
+  },
+  (a) => (a === '*' ? '*' : a.join(',')),
+)
+
+const VARIABLES = {
+  PORT: integerIn(0, 65535),
+  HOST: nonBlank,
+  MAX_MESSAGES: integerIn(1, 10_000_000),
+  MAX_MESSAGE_LENGTH: integerIn(1, 60_000),
+  AUTO_REPLY: t.string,
+  CORS_ORIGINS: corsOrigins,
+  MAX_CHANNELS: integerIn(1, 100_000),
+  LONG_POLL_MAX_SECONDS: integerIn(1, 3600),
+} as const
+
+export const DEFAULTS = {
+  PORT: 5000,
+  HOST: '0.0.0.0',
+  MAX_MESSAGES: 1000,
+  MAX_MESSAGE_LENGTH: 1000,
+  AUTO_REPLY: DEFAULT_AUTO_REPLY_TEMPLATE,
+  CORS_ORIGINS: '*',
+  MAX_CHANNELS: 100,
+  LONG_POLL_MAX_SECONDS: 25,
+} as const satisfies { [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
+
+export type Config = { readonly [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
+
+/** Every problem at once, each naming its variable, so one restart fixes them all. */
+export const readConfig = (env: NodeJS.ProcessEnv): E.Either<ReadonlyArray<string>, Config> => {
+  const problems: string[] = []
+  const config: Record<string, unknown> = {}
+  for (const [name, codec] of Object.entries(VARIABLES) as Array<[keyof Config, t.Type<unknown, unknown, unknown>]>) {
+    const raw = env[name]
+    if (raw === undefined) {
+      config[name] = DEFAULTS[name]
+      continue
+    }
+    const decoded = codec.decode(raw)
+    if (E.isLeft(decoded)) problems.push(`${name} must be ${codec.name}, got ${JSON.stringify(raw)}`)
+    else config[name] = decoded.right
+  }
+  return problems.length > 0 ? E.left(problems) : E.right(config as Config)
+}

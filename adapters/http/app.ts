@@ -1,0 +1,276 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { bodyParser } from '@koa/bodyparser'
+import cors from '@koa/cors'
+import Router from '@koa/router'
+import * as E from 'fp-ts/Either'
+import Koa from 'koa'
+import serve from 'koa-static'
+import { clearMessages } from '../../application/clear-messages'
+import { listByPlayer } from '../../application/list-by-player'
+import { listChannels } from '../../application/list-channels'
+import { listMessages } from '../../application/list-messages'
+import type { PageInput } from '../../application/read-page'
+import { sendMessage } from '../../application/send-message'
+import type { AutoReply } from '../../domain/auto-reply'
+import type { Clock } from '../../domain/clock'
+import type { MessageFeed, MessageRepository } from '../../domain/message-repository'
+import { ClearQuery, decode, pageQueryCodec, SendBody, type PageQuery } from './codecs'
+import { problemOf, type UseCaseError } from './problems'
+import { pageFields, toWire } from './wire'
+
+export type Logger = { readonly error: (message: string, detail?: unknown) => void }
+
+export type AppDeps = {
+  readonly messages: MessageRepository
+  readonly feed: MessageFeed
+  readonly clock: Clock
+  readonly autoReply: AutoReply
+  readonly maxMessageLength: number
+  /** `'*'` for every origin, or the exact origins allowed to call from a browser. */
+  readonly corsOrigins: '*' | ReadonlyArray<string>
+  readonly longPollMaxSeconds: number
+  readonly bodyLimitBytes?: number
+  readonly log?: Logger
+  /** The browser tester's folder; `web/` beside the package by default. */
+  readonly webRoot?: string
+}
+
+export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024
+
+/** The tester ships in `web/` at the package root, which is two levels up from source and three from `dist/`. */
+const defaultWebRoot = (): string =>
+  [join(__dirname, '..', '..', 'web'), join(__dirname, '..', '..', '..', 'web')].find((dir) => existsSync(join(dir, 'index.html'))) ??
+  join(__dirname, '..', '..', 'web')
+
+export const ENDPOINTS = [
+  { method: 'GET', path: '/', description: 'The browser tester' },
+  { method: 'GET', path: '/api', description: 'Server status and this list' },
+  { method: 'POST', path: '/api/send', description: 'Send a message: JSON { player_name, message, channel?, user_id? }' },
+  { method: 'GET', path: '/api/messages', description: 'List messages: ?limit, ?since, ?after, ?epoch, ?wait, ?channel' },
+  { method: 'GET', path: '/api/messages/:player_name', description: "List one player's messages: same parameters" },
+  { method: 'GET', path: '/api/channels', description: 'Channels with their message counts and newest ids' },
+  { method: 'POST', path: '/api/clear', description: 'Clear all messages, or one channel with ?channel' },
+] as const
+
+const silentLog: Logger = { error: () => undefined }
+
+export const createApp = (deps: AppDeps): Koa => {
+  const log = deps.log ?? silentLog
+  const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES
+  const send = sendMessage({ messages: deps.messages, clock: deps.clock, autoReply: deps.autoReply, maxMessageLength: deps.maxMessageLength })
+  const list = listMessages({ messages: deps.messages, feed: deps.feed })
+  const listPlayer = listByPlayer({ messages: deps.messages, feed: deps.feed })
+  const clear = clearMessages({ messages: deps.messages })
+  const channels = listChannels({ messages: deps.messages })
+  const pageQuery = decode(pageQueryCodec(deps.longPollMaxSeconds))
+
+  const app = new Koa()
+  app.use(errorBoundary(log, bodyLimit))
+  app.use(
+    cors({
+      origin: deps.corsOrigins === '*' ? '*' : allowListedOrigin(deps.corsOrigins),
+      allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
+      allowHeaders: ['Content-Type', 'Authorization', 'X-Api-Key', 'Idempotency-Key', 'Last-Event-ID'],
+      exposeHeaders: ['Idempotent-Replayed', 'Retry-After'],
+      maxAge: 600,
+    }),
+  )
+
+  const router = new Router()
+
+  router.get('/api', (ctx) => {
+    ctx.body = { success: true, status: 'running', endpoints: ENDPOINTS }
+  })
+
+  router.post(
+    '/api/send',
+    requireJson,
+    bodyParser({ enableTypes: ['json'], jsonLimit: bodyLimit, jsonStrict: false, encoding: 'utf-8' }),
+    async (ctx) => {
+      const raw: unknown = ctx.request.body
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+        return refuse(ctx, 400, 'the request body must be a JSON object such as {"player_name": "...", "message": "..."}')
+      const body = decode(SendBody)(raw)
+      if (E.isLeft(body)) return refuse(ctx, 400, body.left)
+      const sent = await send({
+        playerName: body.right.player_name,
+        message: body.right.message,
+        ...(body.right.channel === undefined ? {} : { channel: body.right.channel }),
+        ...(body.right.user_id === undefined ? {} : { userId: body.right.user_id }),
+      })()
+      if (E.isLeft(sent)) return answerError(ctx, sent.left, log)
+      ctx.body = {
+        success: true,
+        message: toWire(sent.right.message),
+        auto_reply: sent.right.reply === undefined ? null : toWire(sent.right.reply),
+      }
+    },
+  )
+
+  router.get('/api/messages', async (ctx) => {
+    const query = pageQuery(ctx.query)
+    if (E.isLeft(query)) return refuse(ctx, 400, query.left)
+    const input = pageInput(query.right, ctx)
+    if (E.isLeft(input)) return refuse(ctx, 400, input.left)
+    const page = await list({ ...input.right, ...(query.right.channel === undefined ? {} : { channel: query.right.channel }) })()
+    if (E.isLeft(page)) return answerError(ctx, page.left, log)
+    ctx.body = { success: true, ...pageFields(page.right) }
+  })
+
+  router.get('/api/messages/:player_name', async (ctx) => {
+    const query = pageQuery(ctx.query)
+    if (E.isLeft(query)) return refuse(ctx, 400, query.left)
+    const input = pageInput(query.right, ctx)
+    if (E.isLeft(input)) return refuse(ctx, 400, input.left)
+    const page = await listPlayer({
+      ...input.right,
+      playerName: ctx.params.player_name ?? '',
+      ...(query.right.channel === undefined ? {} : { channel: query.right.channel }),
+    })()
+    if (E.isLeft(page)) return answerError(ctx, page.left, log)
+    ctx.body = { success: true, player_name: page.right.playerName, ...pageFields(page.right) }
+  })
+
+  router.get('/api/channels', async (ctx) => {
+    const result = await channels()()
+    if (E.isLeft(result)) return answerError(ctx, result.left, log)
+    ctx.body = {
+      success: true,
+      count: result.right.length,
+      channels: result.right.map((c) => ({ channel: c.channel, count: c.count, newest_id: c.newestId ?? null })),
+    }
+  })
+
+  router.post('/api/clear', async (ctx) => {
+    const query = decode(ClearQuery)(ctx.query)
+    if (E.isLeft(query)) return refuse(ctx, 400, query.left)
+    const cleared = await clear(query.right)()
+    if (E.isLeft(cleared)) return answerError(ctx, cleared.left, log)
+    ctx.body = {
+      success: true,
+      message: cleared.right._tag === 'All' ? 'All messages cleared' : `All messages in channel ${cleared.right.channel} cleared`,
+    }
+  })
+
+  const api = router.routes()
+  const apiMethods = router.allowedMethods()
+  const web = serve(deps.webRoot ?? defaultWebRoot(), { index: 'index.html', hidden: false })
+
+  // API requests never reach the static server, so it never probes the disk for them.
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/api' || ctx.path.startsWith('/api/')) {
+      await api(ctx as Parameters<typeof api>[0], () => apiMethods(ctx as Parameters<typeof apiMethods>[0], next))
+      // The router answers a known path with the wrong method by status and Allow header alone: give it the JSON body.
+      if (ctx.status === 405) refuse(ctx, 405, `${ctx.method} is not allowed on ${ctx.path}; use ${ctx.response.get('Allow')}`)
+      else if (ctx.status === 501) refuse(ctx, 501, `the method ${ctx.method} is not supported`)
+      return
+    }
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      ctx.set('Allow', 'GET, HEAD')
+      return refuse(ctx, 405, `${ctx.method} is not allowed on ${ctx.path}; the tester's files are read with GET`)
+    }
+    ctx.set('X-Content-Type-Options', 'nosniff')
+    ctx.set(
+      'Content-Security-Policy',
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    )
+    await web(ctx, next)
+  })
+
+  app.use((ctx) => {
+    refuse(ctx, 404, `there is no ${ctx.method} ${ctx.path}; GET /api lists the endpoints`)
+  })
+
+  return app
+}
+
+const refuse = (ctx: Koa.Context, status: number, error: string): void => {
+  ctx.status = status
+  ctx.body = { success: false, error }
+}
+
+const answerError = (ctx: Koa.Context, error: UseCaseError, log: Logger): void => {
+  if (error._tag === 'StoreUnavailable') log.error(`store unavailable on ${ctx.method} ${ctx.path}`, error.detail)
+  const problem = problemOf(error)
+  refuse(ctx, problem.status, problem.error)
+}
+
+const requireJson: Koa.Middleware = async (ctx, next) => {
+  // `is` answers null for a request without a body and false for another type: both are refused.
+  if (!ctx.is('application/json', 'application/*+json')) {
+    refuse(ctx, 415, 'the request body must be JSON, sent with Content-Type: application/json')
+    return
+  }
+  await next()
+}
+
+/** The query's cursor, since, limit and wait as the use cases take them. */
+const pageInput = (query: PageQuery, ctx: Koa.Context): E.Either<string, PageInput> => {
+  if (query.wait !== undefined && query.after === undefined)
+    return E.left('wait needs after: a long poll waits for messages after a cursor (pass the next_after of your last answer)')
+  return E.right({
+    ...(query.after === undefined
+      ? {}
+      : { cursor: query.epoch === undefined ? { after: query.after } : { after: query.after, epoch: query.epoch } }),
+    ...(query.since === undefined ? {} : { since: query.since }),
+    ...(query.limit === undefined ? {} : { limit: query.limit }),
+    ...(query.wait === undefined ? {} : { wait: { ms: query.wait * 1000, signal: disconnectSignal(ctx) } }),
+  })
+}
+
+/** Aborts when the client goes away before its answer is written, so a held long poll is released at once. */
+const disconnectSignal = (ctx: Koa.Context): AbortSignal => {
+  const controller = new AbortController()
+  const onClose = () => {
+    if (!ctx.res.writableFinished) controller.abort()
+  }
+  ctx.res.once('close', onClose)
+  return controller.signal
+}
+
+const allowListedOrigin = (origins: ReadonlyArray<string>) => (ctx: Koa.Context): string => {
+  const origin = ctx.get('Origin')
+  return origins.includes(origin) ? origin : ''
+}
+
+type HttpishError = { status?: unknown; statusCode?: unknown; expose?: unknown; type?: unknown; message?: unknown }
+
+/**
+ * Turns anything thrown below it (the body parser, the router, the static
+ * server, a bug) into the JSON error body. Client mistakes keep their 4xx;
+ * anything else is a 500 whose details go to the log only.
+ */
+const errorBoundary = (log: Logger, bodyLimit: number): Koa.Middleware => async (ctx, next) => {
+  try {
+    await next()
+  } catch (thrown) {
+    const err = (typeof thrown === 'object' && thrown !== null ? thrown : {}) as HttpishError
+    const status = typeof err.status === 'number' ? err.status : typeof err.statusCode === 'number' ? err.statusCode : 500
+    if (ctx.req.destroyed && ctx.res.destroyed) return
+    ctx.remove('Content-Security-Policy')
+    if (status >= 400 && status < 500) {
+      return refuse(ctx, status, clientErrorText(status, err, ctx, bodyLimit))
+    }
+    log.error(`unexpected failure on ${ctx.method} ${ctx.path}`, thrown)
+    refuse(ctx, 500, 'internal server error; the details are in the server log')
+  }
+}
+
+const clientErrorText = (status: number, err: HttpishError, ctx: Koa.Context, bodyLimit: number): string => {
+  switch (status) {
+    case 400:
+      return err.type === 'entity.parse.failed' || err.message?.toString().includes('JSON') || err instanceof SyntaxError
+        ? 'the request body is not valid JSON'
+        : 'the request is malformed'
+    case 403:
+    case 404:
+      return `there is no ${ctx.method} ${ctx.path}; GET /api lists the endpoints`
+    case 413:
+      return `the request body is larger than ${Math.floor(bodyLimit / 1024)} KiB`
+    case 415:
+      return 'the request body must be JSON in UTF-8, sent with Content-Type: application/json'
+    default:
+      return 'the request could not be processed'
+  }
+}

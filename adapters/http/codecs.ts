@@ -1,0 +1,131 @@
+import * as E from 'fp-ts/Either'
+import { pipe } from 'fp-ts/function'
+import * as t from 'io-ts'
+
+/*
+ * io-ts codecs for everything a client sends. Each codec's name is written
+ * as the phrase an error message needs ("a positive integer"), so that one
+ * reporter can say which field is wrong and what it should be.
+ */
+
+const fromString = <A>(name: string, parse: (s: string) => A | undefined): t.Type<A, string, unknown> =>
+  new t.Type<A, string, unknown>(
+    name,
+    (u): u is A => false,
+    (u, c) => {
+      if (typeof u !== 'string') return t.failure(u, c)
+      const parsed = parse(u)
+      return parsed === undefined ? t.failure(u, c) : t.success(parsed)
+    },
+    String as (a: A) => string,
+  )
+
+const DIGITS = /^[0-9]{1,16}$/
+
+const safeIntegerAtLeast = (min: number) => (s: string): number | undefined => {
+  if (!DIGITS.test(s)) return undefined
+  const n = Number(s)
+  return Number.isSafeInteger(n) && n >= min ? n : undefined
+}
+
+/** A positive integer given as a string; huge values are still integers and are capped by the use case. */
+export const PositiveIntFromString = fromString('a positive integer', (s) =>
+  /^[1-9][0-9]*$/.test(s) ? Math.min(Number(s), Number.MAX_SAFE_INTEGER) : undefined,
+)
+
+export const MessageIdFromString = fromString('a message id (a whole number, 0 or more)', safeIntegerAtLeast(0))
+
+/**
+ * An ISO-8601 instant: a date, optionally a time (seconds and fractions
+ * optional) and an offset. Without an offset it is read as UTC, which is
+ * what the seed wrote and what a game server far from us means.
+ */
+const ISO_INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/
+
+export const parseIsoInstant = (s: string): number | undefined => {
+  const m = ISO_INSTANT.exec(s)
+  if (m === null) return undefined
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', zone = 'Z'] = m
+  const ms = Math.floor(Number(`0.${frac || '0'}`) * 1000)
+  const local = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec), ms)
+  const check = new Date(local)
+  // Date.UTC rolls over (February 30th becomes March 2nd); a real date survives the round trip.
+  if (
+    check.getUTCFullYear() !== Number(y) ||
+    check.getUTCMonth() !== Number(mo) - 1 ||
+    check.getUTCDate() !== Number(d) ||
+    Number(h) > 23 ||
+    Number(mi) > 59 ||
+    Number(sec) > 59
+  )
+    return undefined
+  if (zone === 'Z' || zone === 'z') return local
+  const sign = zone.startsWith('-') ? -1 : 1
+  const digits = zone.slice(1).replace(':', '')
+  const offset = (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || '0')) * 60_000
+  return local - sign * offset
+}
+
+export const InstantFromString = fromString('an ISO-8601 instant such as 2025-11-22T10:00:00.000Z', parseIsoInstant)
+
+export const secondsFromString = (max: number) =>
+  fromString(`a number of seconds from 0 to ${max}`, (s) => {
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(s)) return undefined
+    const n = Number(s)
+    return n <= max ? n : undefined
+  })
+
+export const Epoch = fromString('an epoch as given in a list answer', (s) => (/^[A-Za-z0-9_-]{1,64}$/.test(s) ? s : undefined))
+
+const NonEmptyText = fromString('a string', (s) => s)
+
+/** A Roblox UserId: a positive integer that JSON (and Roblox's JSONDecode) carries exactly. */
+export const UserId = new t.Type<number, number, unknown>(
+  'a positive integer (a Roblox UserId)',
+  (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u > 0,
+  (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u > 0 ? t.success(u) : t.failure(u, c)),
+  (a) => a,
+)
+
+const Text = new t.Type<string, string, unknown>('a string', t.string.is, t.string.validate, t.identity)
+
+export const SendBody = t.exact(
+  t.intersection([
+    t.type({ player_name: Text, message: Text }),
+    t.partial({ channel: Text, user_id: UserId }),
+  ]),
+)
+export type SendBody = t.TypeOf<typeof SendBody>
+
+export const pageQueryCodec = (longPollMaxSeconds: number) =>
+  t.exact(
+    t.partial({
+      channel: NonEmptyText,
+      limit: PositiveIntFromString,
+      since: InstantFromString,
+      after: MessageIdFromString,
+      epoch: Epoch,
+      wait: secondsFromString(longPollMaxSeconds),
+    }),
+  )
+export type PageQuery = t.TypeOf<ReturnType<typeof pageQueryCodec>>
+
+export const ClearQuery = t.exact(t.partial({ channel: NonEmptyText }))
+
+/**
+ * The first failure as one sentence that names the field: a client fixes
+ * one thing at a time, and a stable text is easy to test and to read.
+ */
+export const describeFailure = (errors: t.Errors): string => {
+  const first = errors[0]
+  if (first === undefined) return 'the request is invalid'
+  const keys = first.context.map((entry) => entry.key).filter((key) => key !== '' && !/^\d+$/.test(key))
+  const field = keys.length > 0 ? keys.join('.') : 'the request'
+  const expected = first.context[first.context.length - 1]?.type.name ?? 'valid'
+  if (first.value === undefined) return `${field} is required and must be ${expected}`
+  return `${field} must be ${expected}`
+}
+
+export const decode = <A, O>(codec: t.Type<A, O, unknown>) => (input: unknown): E.Either<string, A> =>
+  pipe(codec.decode(input), E.mapLeft(describeFailure))

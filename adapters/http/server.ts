@@ -1,0 +1,48 @@
+import { createServer, type Server } from 'node:http'
+import { autoReplyFromTemplate } from '../../domain/auto-reply'
+import type { Config } from '../config'
+import { createMemoryMessageStore } from '../memory/memory-message-store'
+import { createApp, type Logger } from './app'
+
+export type RunningServer = {
+  readonly server: Server
+  /** Stops accepting connections, releases held long polls and resolves once every connection is closed. */
+  readonly close: () => Promise<void>
+}
+
+const consoleLog: Logger = { error: (message, detail) => console.error(message, detail ?? '') }
+
+/** Builds the in-memory adapters and the app from a decoded configuration and starts listening. */
+export const startServer = async (config: Config, log: Logger = consoleLog): Promise<RunningServer> => {
+  const store = createMemoryMessageStore({ maxMessages: config.MAX_MESSAGES, maxChannels: config.MAX_CHANNELS })
+  const app = createApp({
+    messages: store,
+    feed: store,
+    clock: { now: Date.now },
+    autoReply: autoReplyFromTemplate(config.AUTO_REPLY),
+    maxMessageLength: config.MAX_MESSAGE_LENGTH,
+    corsOrigins: config.CORS_ORIGINS,
+    longPollMaxSeconds: config.LONG_POLL_MAX_SECONDS,
+    log,
+  })
+  const server = createServer(app.callback())
+  // Keep-alive sockets outlive a game server's request; closing them lets shutdown finish promptly.
+  server.keepAliveTimeout = 65_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.PORT, config.HOST, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  return {
+    server,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()))
+        server.closeIdleConnections()
+        // Held long polls would keep the server open for up to their wait: end them now.
+        setImmediate(() => server.closeAllConnections())
+      }),
+  }
+}

@@ -1,0 +1,74 @@
+import * as E from 'fp-ts/Either'
+import type * as TE from 'fp-ts/TaskEither'
+import type { ChannelName } from '../domain/message'
+import type { Cursor, FeedFilter, ListQuery, MessageFeed, MessageRepository, Page, StoreUnavailable } from '../domain/message-repository'
+
+/** The most a single page may hold, whatever the client asks. */
+export const PAGE_LIMIT_MAX = 1000
+/** A page after a cursor holds this many unless the client asks otherwise. */
+export const PAGE_LIMIT_DEFAULT_AFTER_CURSOR = 100
+
+export const pageLimit = (requested: number | undefined, hasCursor: boolean): number =>
+  Math.min(requested ?? (hasCursor ? PAGE_LIMIT_DEFAULT_AFTER_CURSOR : PAGE_LIMIT_MAX), PAGE_LIMIT_MAX)
+
+/** What a reader asks of a page, in any channel or for any player. */
+export type PageInput = {
+  readonly cursor?: Cursor
+  /** Only messages sent strictly after this instant (ms since the Unix epoch). */
+  readonly since?: number
+  readonly limit?: number
+  readonly wait?: Wait
+}
+
+export const pageQuery = (channel: ChannelName, input: PageInput, player?: string): ListQuery => ({
+  channel,
+  limit: pageLimit(input.limit, input.cursor !== undefined),
+  ...(player === undefined ? {} : { player }),
+  ...(input.cursor === undefined ? {} : { cursor: input.cursor }),
+  ...(input.since === undefined ? {} : { since: input.since }),
+})
+
+export type Wait = {
+  /** How long to hold the request when nothing matches yet, in milliseconds. */
+  readonly ms: number
+  /** Aborted when the client goes away: the waiter is released at once. */
+  readonly signal?: AbortSignal
+}
+
+export type ReadDeps = {
+  readonly messages: Pick<MessageRepository, 'list'>
+  readonly feed: MessageFeed
+}
+
+/**
+ * Reads a page; with a cursor and a wait, an empty page is held until a
+ * matching message is stored, the wait runs out or the client leaves.
+ * The listener is registered before the first read so that a message
+ * stored in between cannot be missed.
+ */
+export const readPage = (deps: ReadDeps) => (query: ListQuery, wait?: Wait): TE.TaskEither<StoreUnavailable, Page> => {
+  const cursor = query.cursor
+  if (cursor === undefined || wait === undefined || wait.ms <= 0) return deps.messages.list(query)
+  return async () => {
+    if (wait.signal?.aborted) return deps.messages.list(query)()
+    let wake!: () => void
+    const woken = new Promise<void>((resolve) => (wake = resolve))
+    const filter: FeedFilter = query.player === undefined ? { channel: query.channel } : { channel: query.channel, player: query.player }
+    const unsubscribe = deps.feed.subscribe(filter, (message) => {
+      if (message.id > cursor.after) wake()
+    })
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const first = await deps.messages.list(query)()
+      if (E.isLeft(first) || first.right.messages.length > 0 || first.right.gap) return first
+      timer = setTimeout(wake, wait.ms)
+      wait.signal?.addEventListener('abort', wake, { once: true })
+      await woken
+      return await deps.messages.list(query)()
+    } finally {
+      clearTimeout(timer)
+      wait.signal?.removeEventListener('abort', wake)
+      unsubscribe()
+    }
+  }
+}

@@ -1,0 +1,13 @@
+import * as O from 'fp-ts/Option'
+import type { MessageText, PlayerName } from './message'
+
+/** The server's answer to a player's message, or none. */
+export type AutoReply = (player: PlayerName) => O.Option<MessageText>
+
+export const DEFAULT_AUTO_REPLY_TEMPLATE = 'Hello {player}!'
+
+/** `{player}` stands for the sender's name; an empty template turns replies off. */
+export const autoReplyFromTemplate = (template: string): AutoReply =>
+  template.trim() === ''
+    ? () => O.none
+    : (player) => O.some(template.split('{player}').join(player) as MessageText)

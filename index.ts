@@ -1,0 +1,20 @@
+/**
+ * The library: the domain, the use cases and the adapters, to embed in any
+ * Node program. Nothing here is a singleton: build as many stores and apps
+ * as you need.
+ */
+export * from './domain/message'
+export * from './domain/message-repository'
+export * from './domain/clock'
+export * from './domain/auto-reply'
+export { sendMessage, type SendInput, type SendError, type SendDeps } from './application/send-message'
+export { listMessages, type ListInput, type ListError } from './application/list-messages'
+export { listByPlayer, type ListByPlayerInput, type ListByPlayerError } from './application/list-by-player'
+export { clearMessages, type ClearInput, type ClearError } from './application/clear-messages'
+export { listChannels } from './application/list-channels'
+export { PAGE_LIMIT_MAX, PAGE_LIMIT_DEFAULT_AFTER_CURSOR, type PageInput, type Wait } from './application/read-page'
+export { createMemoryMessageStore, type MemoryMessageStore, type MemoryStoreOptions } from './adapters/memory/memory-message-store'
+export { createApp, ENDPOINTS, DEFAULT_BODY_LIMIT_BYTES, type AppDeps, type Logger } from './adapters/http/app'
+export { toWire, type WireMessage } from './adapters/http/wire'
+export { readConfig, DEFAULTS, type Config } from './adapters/config'
+export { startServer, type RunningServer } from './adapters/http/server'

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import type { AddressInfo } from 'node:net'
 import * as E from 'fp-ts/Either'
 import { readConfig } from './adapters/config'

@@ -1,0 +1,54 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createApp, type AppDeps } from '../../adapters/http/app'
+import { createMemoryMessageStore, type MemoryMessageStore, type MemoryStoreOptions } from '../../adapters/memory/memory-message-store'
+import { autoReplyFromTemplate, DEFAULT_AUTO_REPLY_TEMPLATE } from '../../domain/auto-reply'
+
+export type TestServer = {
+  readonly url: string
+  readonly server: Server
+  readonly store: MemoryMessageStore
+  /** Messages the app sent to its log, to assert that details stay server-side. */
+  readonly logged: Array<{ message: string; detail: unknown }>
+  readonly close: () => Promise<void>
+}
+
+export type TestServerOptions = Partial<Omit<AppDeps, 'messages' | 'feed'>> & {
+  readonly store?: Partial<MemoryStoreOptions>
+  readonly autoReplyTemplate?: string
+}
+
+/** A real HTTP server on a free loopback port, built the way `main` builds one, with a fresh store. */
+export const startTestServer = async (options: TestServerOptions = {}): Promise<TestServer> => {
+  const store = createMemoryMessageStore({ maxMessages: 1000, maxChannels: 100, ...options.store })
+  const logged: Array<{ message: string; detail: unknown }> = []
+  const app = createApp({
+    clock: { now: Date.now },
+    autoReply: autoReplyFromTemplate(options.autoReplyTemplate ?? DEFAULT_AUTO_REPLY_TEMPLATE),
+    maxMessageLength: 1000,
+    corsOrigins: '*',
+    longPollMaxSeconds: 25,
+    log: { error: (message, detail) => logged.push({ message, detail }) },
+    ...options,
+    messages: store,
+    feed: store,
+  })
+  const server = createServer(app.callback())
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    store,
+    logged,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}
+
+/** JSON over real HTTP with Node's fetch. */
+export const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })

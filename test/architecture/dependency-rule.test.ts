@@ -1,0 +1,59 @@
+import { expect } from 'chai'
+import { readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+
+/*
+ * The dependency rule, checked rather than hoped for: the domain imports
+ * nothing of ours but itself (fp-ts at most), the application imports the
+ * domain, and only adapters reach Koa, Node's network modules or other
+ * packages.
+ */
+
+const ROOT = resolve(__dirname, '..', '..')
+
+const sourceFiles = (dir: string): string[] =>
+  readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sourceFiles(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+  )
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|\brequire\(\s*['"]([^'"]+)['"]\s*\)|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g
+
+const importsOf = (file: string): string[] =>
+  [...readFileSync(join(ROOT, file), 'utf8').matchAll(IMPORT)].map((m) => (m[1] ?? m[2] ?? m[3]) as string)
+
+/** The top-level folder an import lands in, or the package it names. */
+const target = (file: string, specifier: string): { layer: string } | { pkg: string } => {
+  if (!specifier.startsWith('.')) return { pkg: specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]! }
+  const landed = relative(ROOT, resolve(ROOT, dirname(file), specifier))
+  return { layer: landed.split(/[\\/]/)[0]! }
+}
+
+const violations = (layer: string, allowedLayers: string[], allowedPackages: (pkg: string) => boolean): string[] =>
+  sourceFiles(layer).flatMap((file) =>
+    importsOf(file).flatMap((specifier) => {
+      const t = target(file, specifier)
+      const ok = 'layer' in t ? allowedLayers.includes(t.layer) : allowedPackages(t.pkg)
+      return ok ? [] : [`${file} imports ${specifier}`]
+    }),
+  )
+
+describe('architecture: the dependency rule', () => {
+  it('finds the imports it checks', () => {
+    expect(importsOf('application/send-message.ts')).to.include('../domain/message')
+    expect(importsOf('adapters/http/app.ts')).to.include('koa')
+  })
+
+  it('domain imports only itself and fp-ts', () => {
+    expect(violations('domain', ['domain'], (pkg) => pkg === 'fp-ts')).to.deep.equal([])
+  })
+
+  it('application imports only the domain, itself and fp-ts', () => {
+    expect(violations('application', ['domain', 'application'], (pkg) => pkg === 'fp-ts')).to.deep.equal([])
+  })
+
+  it('only adapters import Koa, node:http or other infrastructure', () => {
+    const infrastructure = /^(koa|@koa\/.*|koa-.*|node:http|node:https|node:net|http|https|net|redis|ioredis)$/
+    const outside = ['domain', 'application'].flatMap((layer) => violations(layer, ['domain', 'application'], (pkg) => !infrastructure.test(pkg)))
+    expect(outside).to.deep.equal([])
+  })
+})

@@ -1,0 +1,245 @@
+import { expect } from 'chai'
+import * as E from 'fp-ts/Either'
+import type { TaskEither } from 'fp-ts/TaskEither'
+import type { ChannelName, Message, MessageText, PlayerName } from '../../domain/message'
+import type { AppendRequest, ListQuery, MessageFeed, MessageRepository, Page } from '../../domain/message-repository'
+
+export type StoreUnderTest = { readonly repo: MessageRepository & MessageFeed; readonly close: () => Promise<void> }
+export type StoreFactory = (options: { maxMessages: number; maxChannels: number }) => Promise<StoreUnderTest>
+
+const ch = (name: string) => name as ChannelName
+const GLOBAL = ch('global')
+
+export const run = async <A>(task: TaskEither<unknown, A>): Promise<A> => {
+  const result = await task()
+  if (E.isLeft(result)) throw new Error(`expected Right, got ${JSON.stringify(result.left)}`)
+  return result.right
+}
+
+const draft = (player: string, text: string, channel = GLOBAL, sentAt = 1_700_000_000_000): AppendRequest => ({
+  draft: { channel, playerName: player as PlayerName, text: text as MessageText, sentAt },
+})
+
+const ids = (page: Page) => page.messages.map((m) => m.id)
+const texts = (page: Page) => page.messages.map((m) => m.text)
+
+/**
+ * What every MessageRepository (and its MessageFeed) must do, whatever it
+ * stores in. Each adapter's test file calls this with a factory.
+ */
+export const messageRepositoryContract = (adapter: string, factory: StoreFactory): void => {
+  describe(`MessageRepository contract: ${adapter}`, () => {
+    let store: StoreUnderTest
+    let repo: MessageRepository & MessageFeed
+    const open = async (maxMessages = 1000, maxChannels = 100) => {
+      store = await factory({ maxMessages, maxChannels })
+      repo = store.repo
+    }
+    const list = (query: Partial<ListQuery>) => run(repo.list({ channel: GLOBAL, limit: 1000, ...query }))
+    const send = (player: string, text: string, channel = GLOBAL, sentAt?: number) => run(repo.append(draft(player, text, channel, sentAt)))
+
+    beforeEach(() => open())
+    afterEach(() => store.close())
+
+    it('assigns strictly increasing ids and keeps messages oldest first', async () => {
+      const a = await send('A', 'one')
+      const b = await send('B', 'two')
+      expect(b.message.id).to.be.greaterThan(a.message.id)
+      expect(texts(await list({}))).to.deep.equal(['one', 'two'])
+    })
+
+    it('stores a reply with the message it answers, right after it', async () => {
+      const sent = await run(repo.append({ ...draft('A', 'hi'), reply: { playerName: 'Server' as PlayerName, text: 'Hello A!' as MessageText } }))
+      expect(sent.reply?.replyTo).to.equal(sent.message.id)
+      expect(sent.reply?.type).to.equal('reply')
+      expect(sent.message.type).to.equal('player')
+      expect(sent.reply!.id).to.equal(sent.message.id + 1)
+      expect(texts(await list({}))).to.deep.equal(['hi', 'Hello A!'])
+    })
+
+    it('never reuses an id, not even after a clear', async () => {
+      const before = await send('A', 'one')
+      await run(repo.clear({ _tag: 'All' }))
+      expect((await list({})).messages).to.deep.equal([])
+      const after = await send('A', 'two')
+      expect(after.message.id).to.be.greaterThan(before.message.id)
+    })
+
+    it('keeps timestamps in id order even if the clock steps back', async () => {
+      await send('A', 'late', GLOBAL, 2_000)
+      const early = await send('A', 'early', GLOBAL, 1_000)
+      expect(early.message.sentAt).to.equal(2_000)
+    })
+
+    it('returns the newest `limit` without a cursor, oldest first', async () => {
+      for (let i = 1; i <= 5; i++) await send('A', `m${i}`)
+      const page = await list({ limit: 2 })
+      expect(texts(page)).to.deep.equal(['m4', 'm5'])
+      expect(page.hasMore).to.equal(false)
+      expect(page.nextAfter).to.equal(page.messages[1]!.id)
+    })
+
+    it('keeps only messages strictly after `since`, combined with limit', async () => {
+      await send('A', 'm1', GLOBAL, 1_000)
+      await send('A', 'm2', GLOBAL, 2_000)
+      await send('A', 'm3', GLOBAL, 2_000)
+      await send('A', 'm4', GLOBAL, 3_000)
+      expect(texts(await list({ since: 1_000 }))).to.deep.equal(['m2', 'm3', 'm4'])
+      expect(texts(await list({ since: 2_000 }))).to.deep.equal(['m4'])
+      expect(texts(await list({ since: 1_000, limit: 2 }))).to.deep.equal(['m3', 'm4'])
+      expect(texts(await list({ since: 3_000 }))).to.deep.equal([])
+    })
+
+    it('pages forward from a cursor without skipping: oldest first, has_more, next_after', async () => {
+      const sent: Message[] = []
+      for (let i = 1; i <= 5; i++) sent.push((await send('A', `m${i}`)).message)
+      const first = await list({ cursor: { after: 0 }, limit: 2 })
+      expect(texts(first)).to.deep.equal(['m1', 'm2'])
+      expect(first.hasMore).to.equal(true)
+      expect(first.nextAfter).to.equal(sent[1]!.id)
+      const second = await list({ cursor: { after: first.nextAfter, epoch: first.epoch }, limit: 2 })
+      expect(texts(second)).to.deep.equal(['m3', 'm4'])
+      const third = await list({ cursor: { after: second.nextAfter, epoch: second.epoch }, limit: 2 })
+      expect(texts(third)).to.deep.equal(['m5'])
+      expect(third.hasMore).to.equal(false)
+      const empty = await list({ cursor: { after: third.nextAfter }, limit: 2 })
+      expect(empty.messages).to.deep.equal([])
+      expect(empty.nextAfter).to.equal(third.nextAfter)
+      expect(empty.gap).to.equal(false)
+    })
+
+    it("advances a filtered reader's cursor past messages it does not match", async () => {
+      await send('A', 'a1')
+      const b = await send('B', 'b1', ch('other'))
+      const page = await list({ cursor: { after: 0 }, player: 'a' })
+      expect(texts(page)).to.deep.equal(['a1'])
+      expect(page.nextAfter).to.equal(b.message.id)
+    })
+
+    it('matches players case-insensitively and only their own messages', async () => {
+      await send('Builderman', 'hi')
+      await send('Other', 'no')
+      await send('BUILDERMAN', 'again')
+      expect(texts(await list({ player: 'builderMAN' }))).to.deep.equal(['hi', 'again'])
+      expect(texts(await list({ player: 'builderman', limit: 1 }))).to.deep.equal(['again'])
+      expect(texts(await list({ player: 'nobody' }))).to.deep.equal([])
+    })
+
+    it('keeps channels apart, each with its own bound', async () => {
+      await open(2)
+      await send('A', 'g1')
+      await send('A', 'r1', ch('red'))
+      await send('A', 'g2')
+      await send('A', 'g3')
+      expect(texts(await list({}))).to.deep.equal(['g2', 'g3'])
+      expect(texts(await list({ channel: ch('red') }))).to.deep.equal(['r1'])
+    })
+
+    it('holds the bound exactly, evicting the oldest first', async () => {
+      await open(3)
+      for (let i = 1; i <= 10; i++) await send(i % 2 ? 'Odd' : 'Even', `m${i}`)
+      expect(texts(await list({}))).to.deep.equal(['m8', 'm9', 'm10'])
+      expect(texts(await list({ player: 'odd' }))).to.deep.equal(['m9'])
+      expect(texts(await list({ player: 'even' }))).to.deep.equal(['m8', 'm10'])
+    })
+
+    it('reports a gap after eviction, but never on a fresh cursor', async () => {
+      await open(3)
+      const head = await list({ cursor: { after: 0 } })
+      expect(head.gap).to.equal(false)
+      for (let i = 1; i <= 3; i++) await send('A', `m${i}`)
+      const fresh = await list({ cursor: { after: 0 } })
+      expect(fresh.gap).to.equal(false)
+      for (let i = 4; i <= 5; i++) await send('A', `m${i}`)
+      const late = await list({ cursor: { after: 0 } })
+      expect(late.gap).to.equal(true)
+      expect(texts(late)).to.deep.equal(['m3', 'm4', 'm5'])
+      const current = await list({ cursor: { after: late.nextAfter } })
+      expect(current.gap).to.equal(false)
+    })
+
+    it("reports a player's gap only when that player's messages were evicted", async () => {
+      await open(2)
+      const start = await list({ cursor: { after: 0 } })
+      await send('Keep', 'k1')
+      await send('Churn', 'c1')
+      await send('Churn', 'c2')
+      // k1 is evicted now; Churn lost nothing that a reader starting after k1 would miss.
+      const keep = await list({ cursor: { after: start.nextAfter }, player: 'keep' })
+      expect(keep.gap).to.equal(true)
+      const churn = await list({ cursor: { after: 1 }, player: 'churn' })
+      expect(churn.gap).to.equal(false)
+      expect(texts(churn)).to.deep.equal(['c1', 'c2'])
+    })
+
+    it('reports a gap after a clear to readers behind it, not to readers caught up', async () => {
+      await send('A', 'm1')
+      const caughtUp = await list({ cursor: { after: 0 } })
+      await send('A', 'm2')
+      await run(repo.clear({ _tag: 'All' }))
+      expect((await list({ cursor: { after: caughtUp.nextAfter } })).gap).to.equal(true)
+      const after = await list({ cursor: { after: 0 } })
+      expect(after.gap).to.equal(true)
+      expect((await list({ cursor: { after: after.nextAfter } })).gap).to.equal(false)
+    })
+
+    it('clears one channel and leaves the others', async () => {
+      await send('A', 'g1')
+      await send('A', 'r1', ch('red'))
+      await run(repo.clear({ _tag: 'Channel', channel: ch('red') }))
+      expect(texts(await list({}))).to.deep.equal(['g1'])
+      expect(texts(await list({ channel: ch('red') }))).to.deep.equal([])
+      expect((await list({ channel: ch('red'), cursor: { after: 0 } })).gap).to.equal(true)
+    })
+
+    it('answers a cursor from another epoch, or beyond its ids, from the start with a gap', async () => {
+      await send('A', 'm1')
+      const page = await list({ cursor: { after: 0 } })
+      const foreign = await list({ cursor: { after: 0, epoch: `${page.epoch}x` } })
+      expect(foreign.gap).to.equal(true)
+      expect(texts(foreign)).to.deep.equal(['m1'])
+      const beyond = await list({ cursor: { after: page.nextAfter + 1000 } })
+      expect(beyond.gap).to.equal(true)
+      expect(texts(beyond)).to.deep.equal(['m1'])
+    })
+
+    it('bounds the number of channels holding messages', async () => {
+      await open(10, 2)
+      await send('A', 'a', ch('one'))
+      await send('A', 'b', ch('two'))
+      const refused = await repo.append(draft('A', 'c', ch('three')))()
+      expect(refused).to.deep.equal(E.left({ _tag: 'ChannelLimitReached', max: 2 }))
+      await send('A', 'more', ch('two'))
+      await run(repo.clear({ _tag: 'Channel', channel: ch('one') }))
+      await send('A', 'c', ch('three'))
+      const summaries = await run(repo.channels())
+      expect(summaries.map((c) => [c.channel, c.count])).to.deep.equal([['three', 1], ['two', 2]])
+    })
+
+    it('summarises channels with counts and newest ids', async () => {
+      await send('A', 'g1')
+      const last = await send('A', 'r1', ch('red'))
+      const summaries = await run(repo.channels())
+      expect(summaries).to.deep.equal([
+        { channel: 'global', count: 1, newestId: last.message.id - 1 },
+        { channel: 'red', count: 1, newestId: last.message.id },
+      ])
+    })
+
+    it('tells listeners of their channel and player only, until they unsubscribe', async () => {
+      const all: string[] = []
+      const bob: string[] = []
+      const stopAll = repo.subscribe({ channel: GLOBAL }, (m) => all.push(m.text))
+      const stopBob = repo.subscribe({ channel: GLOBAL, player: 'BOB' }, (m) => bob.push(m.text))
+      await send('Bob', 'b1')
+      await send('Ann', 'a1')
+      await send('Bob', 'red', ch('red'))
+      stopBob()
+      await send('bob', 'b2')
+      stopAll()
+      await send('bob', 'b3')
+      expect(all).to.deep.equal(['b1', 'a1', 'b2'])
+      expect(bob).to.deep.equal(['b1'])
+    })
+  })
+}

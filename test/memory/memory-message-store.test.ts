@@ -1,0 +1,78 @@
+import { expect } from 'chai'
+import { createMemoryMessageStore } from '../../adapters/memory/memory-message-store'
+import { Queue, Ring } from '../../adapters/memory/sequence'
+import type { ChannelName, Message, MessageText, PlayerName } from '../../domain/message'
+import { messageRepositoryContract, run } from '../contracts/message-repository.contract'
+
+messageRepositoryContract('memory', async (options) => {
+  const repo = createMemoryMessageStore(options)
+  return { repo, close: async () => undefined }
+})
+
+const message = (id: number): Message => ({
+  id,
+  channel: 'global' as ChannelName,
+  playerName: 'A' as PlayerName,
+  text: `m${id}` as MessageText,
+  sentAt: id,
+  type: 'player',
+})
+
+describe('memory store internals', () => {
+  it('a ring evicts exactly the oldest once full', () => {
+    const ring = new Ring(3)
+    expect([1, 2, 3].map((i) => ring.push(message(i)))).to.deep.equal([undefined, undefined, undefined])
+    expect(ring.push(message(4))?.id).to.equal(1)
+    expect(ring.push(message(5))?.id).to.equal(2)
+    expect([0, 1, 2].map((i) => ring.at(i).id)).to.deep.equal([3, 4, 5])
+    expect(ring.length).to.equal(3)
+  })
+
+  it('a queue keeps its order through many shifts and compactions', () => {
+    const queue = new Queue()
+    let next = 1
+    let expected = 1
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 100; i++) queue.push(message(next++))
+      for (let i = 0; i < 90; i++) expect(queue.shift()?.id).to.equal(expected++)
+    }
+    expect(queue.length).to.equal(500)
+    expect(queue.at(0).id).to.equal(expected)
+  })
+
+  it('holds 20,000 sends within the bound, per player too', async () => {
+    const store = createMemoryMessageStore({ maxMessages: 1000, maxChannels: 1 })
+    for (let i = 0; i < 20_000; i++) {
+      await run(
+        store.append({
+          draft: { channel: 'global' as ChannelName, playerName: `P${i % 7}` as PlayerName, text: 'x' as MessageText, sentAt: i },
+        }),
+      )
+    }
+    const all = await run(store.list({ channel: 'global' as ChannelName, limit: 5000 }))
+    expect(all.messages).to.have.length(1000)
+    expect(all.messages[0]!.id).to.equal(19_001)
+    let perPlayer = 0
+    for (let p = 0; p < 7; p++) perPlayer += (await run(store.list({ channel: 'global' as ChannelName, player: `p${p}`, limit: 5000 }))).messages.length
+    expect(perPlayer).to.equal(1000)
+  })
+
+  it('forgets listeners when they unsubscribe, so nothing leaks', () => {
+    const store = createMemoryMessageStore({ maxMessages: 10, maxChannels: 10 })
+    const stops = Array.from({ length: 100 }, (_, i) =>
+      store.subscribe({ channel: 'global' as ChannelName, ...(i % 2 ? { player: `p${i}` } : {}) }, () => undefined),
+    )
+    expect(store.listenerCount()).to.equal(100)
+    for (const stop of stops) stop()
+    for (const stop of stops) stop()
+    expect(store.listenerCount()).to.equal(0)
+  })
+
+  it('starts a new epoch with every store life', async () => {
+    const a = createMemoryMessageStore({ maxMessages: 10, maxChannels: 10 })
+    const b = createMemoryMessageStore({ maxMessages: 10, maxChannels: 10 })
+    const pa = await run(a.list({ channel: 'global' as ChannelName, limit: 1 }))
+    const pb = await run(b.list({ channel: 'global' as ChannelName, limit: 1 }))
+    expect(pa.epoch).to.not.equal(pb.epoch)
+  })
+})

@@ -49,6 +49,7 @@ const VARIABLES = {
   CORS_ORIGINS: corsOrigins,
   MAX_CHANNELS: integerIn(1, 100_000),
   LONG_POLL_MAX_SECONDS: integerIn(1, 3600),
+  IDEMPOTENCY_KEYS_MAX: integerIn(1, 10_000_000),
 } as const
 
 export const DEFAULTS = {
@@ -60,6 +61,7 @@ export const DEFAULTS = {
   CORS_ORIGINS: '*',
   MAX_CHANNELS: 100,
   LONG_POLL_MAX_SECONDS: 25,
+  IDEMPOTENCY_KEYS_MAX: 10_000,
 } as const satisfies { [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
 
 export type Config = { readonly [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }

@@ -10,12 +10,16 @@ import { clearMessages } from '../../application/clear-messages'
 import { listByPlayer } from '../../application/list-by-player'
 import { listChannels } from '../../application/list-channels'
 import { listMessages } from '../../application/list-messages'
+import { followMessages } from '../../application/follow-messages'
 import type { PageInput } from '../../application/read-page'
+import { sendIdempotently } from '../../application/send-idempotently'
 import { sendMessage } from '../../application/send-message'
+import type { IdempotencyKeys } from '../../domain/idempotency'
 import type { AutoReply } from '../../domain/auto-reply'
 import type { Clock } from '../../domain/clock'
 import type { MessageFeed, MessageRepository } from '../../domain/message-repository'
-import { ClearQuery, decode, pageQueryCodec, SendBody, type PageQuery } from './codecs'
+import { ClearQuery, decode, LastEventId, pageQueryCodec, SendBody, StreamQuery, type PageQuery } from './codecs'
+import { eventStreams } from './event-stream'
 import { problemOf, type UseCaseError } from './problems'
 import { pageFields, toWire } from './wire'
 
@@ -24,6 +28,8 @@ export type Logger = { readonly error: (message: string, detail?: unknown) => vo
 export type AppDeps = {
   readonly messages: MessageRepository
   readonly feed: MessageFeed
+  /** Remembers Idempotency-Keys so that a retried send stores nothing twice. */
+  readonly idempotencyKeys: IdempotencyKeys
   readonly clock: Clock
   readonly autoReply: AutoReply
   readonly maxMessageLength: number
@@ -31,6 +37,8 @@ export type AppDeps = {
   readonly corsOrigins: '*' | ReadonlyArray<string>
   readonly longPollMaxSeconds: number
   readonly bodyLimitBytes?: number
+  /** How often an idle event stream gets a comment line; 15 s by default. */
+  readonly heartbeatMs?: number
   readonly log?: Logger
   /** The browser tester's folder; `web/` beside the package by default. */
   readonly webRoot?: string
@@ -49,6 +57,7 @@ export const ENDPOINTS = [
   { method: 'POST', path: '/api/send', description: 'Send a message: JSON { player_name, message, channel?, user_id? }' },
   { method: 'GET', path: '/api/messages', description: 'List messages: ?limit, ?since, ?after, ?epoch, ?wait, ?channel' },
   { method: 'GET', path: '/api/messages/:player_name', description: "List one player's messages: same parameters" },
+  { method: 'GET', path: '/api/stream', description: 'Server-Sent Events: stored messages after ?after (or Last-Event-ID), then each new one; ?channel, ?player' },
   { method: 'GET', path: '/api/channels', description: 'Channels with their message counts and newest ids' },
   { method: 'POST', path: '/api/clear', description: 'Clear all messages, or one channel with ?channel' },
 ] as const
@@ -58,14 +67,23 @@ const silentLog: Logger = { error: () => undefined }
 export const createApp = (deps: AppDeps): Koa => {
   const log = deps.log ?? silentLog
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES
-  const send = sendMessage({ messages: deps.messages, clock: deps.clock, autoReply: deps.autoReply, maxMessageLength: deps.maxMessageLength })
+  const send = sendIdempotently({
+    keys: deps.idempotencyKeys,
+    send: sendMessage({ messages: deps.messages, clock: deps.clock, autoReply: deps.autoReply, maxMessageLength: deps.maxMessageLength }),
+  })
   const list = listMessages({ messages: deps.messages, feed: deps.feed })
   const listPlayer = listByPlayer({ messages: deps.messages, feed: deps.feed })
   const clear = clearMessages({ messages: deps.messages })
   const channels = listChannels({ messages: deps.messages })
+  const follow = followMessages({ messages: deps.messages, feed: deps.feed })
+  const streams = eventStreams(deps.heartbeatMs)
   const pageQuery = decode(pageQueryCodec(deps.longPollMaxSeconds))
 
   const app = new Koa()
+  // Koa reports failures outside the middleware chain here, a client hanging up mid-answer among them.
+  app.on('error', (err: unknown) => {
+    if (!isClientGone(err)) log.error('unexpected failure outside a request', err)
+  })
   app.use(errorBoundary(log, bodyLimit))
   app.use(
     cors({
@@ -93,17 +111,21 @@ export const createApp = (deps: AppDeps): Koa => {
         return refuse(ctx, 400, 'the request body must be a JSON object such as {"player_name": "...", "message": "..."}')
       const body = decode(SendBody)(raw)
       if (E.isLeft(body)) return refuse(ctx, 400, body.left)
+      const key = idempotencyKey(ctx)
+      if (E.isLeft(key)) return refuse(ctx, 400, key.left)
       const sent = await send({
         playerName: body.right.player_name,
         message: body.right.message,
         ...(body.right.channel === undefined ? {} : { channel: body.right.channel }),
         ...(body.right.user_id === undefined ? {} : { userId: body.right.user_id }),
-      })()
+      }, key.right)()
       if (E.isLeft(sent)) return answerError(ctx, sent.left, log)
+      const { conversation, replayed } = sent.right
+      if (replayed) ctx.set('Idempotent-Replayed', 'true')
       ctx.body = {
         success: true,
-        message: toWire(sent.right.message),
-        auto_reply: sent.right.reply === undefined ? null : toWire(sent.right.reply),
+        message: toWire(conversation.message),
+        auto_reply: conversation.reply === undefined ? null : toWire(conversation.reply),
       }
     },
   )
@@ -130,6 +152,27 @@ export const createApp = (deps: AppDeps): Koa => {
     })()
     if (E.isLeft(page)) return answerError(ctx, page.left, log)
     ctx.body = { success: true, player_name: page.right.playerName, ...pageFields(page.right) }
+  })
+
+  router.get('/api/stream', async (ctx) => {
+    const query = decode(StreamQuery)(ctx.query)
+    if (E.isLeft(query)) return refuse(ctx, 400, query.left)
+    const lastEventId = ctx.get('Last-Event-ID')
+    const resumeFrom = lastEventId === '' ? E.right(undefined) : decode(LastEventId)(lastEventId)
+    if (E.isLeft(resumeFrom)) return refuse(ctx, 400, 'the Last-Event-ID header must be a message id (a whole number, 0 or more)')
+    // A reconnecting EventSource repeats the original URL: its Last-Event-ID is the newer position.
+    const after = resumeFrom.right ?? query.right.after
+    const { channel, player, epoch } = query.right
+    await streams.serve(
+      ctx,
+      follow,
+      {
+        ...(channel === undefined ? {} : { channel }),
+        ...(player === undefined ? {} : { player }),
+        ...(after === undefined ? {} : { cursor: epoch === undefined ? { after } : { after, epoch } }),
+      },
+      (error) => answerError(ctx, error, log),
+    )
   })
 
   router.get('/api/channels', async (ctx) => {
@@ -193,7 +236,16 @@ const refuse = (ctx: Koa.Context, status: number, error: string): void => {
 const answerError = (ctx: Koa.Context, error: UseCaseError, log: Logger): void => {
   if (error._tag === 'StoreUnavailable') log.error(`store unavailable on ${ctx.method} ${ctx.path}`, error.detail)
   const problem = problemOf(error)
+  if (problem.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(problem.retryAfterSeconds))
   refuse(ctx, problem.status, problem.error)
+}
+
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/
+
+const idempotencyKey = (ctx: Koa.Context): E.Either<string, string | undefined> => {
+  const value = ctx.get('Idempotency-Key')
+  if (value === '') return E.right(undefined)
+  return IDEMPOTENCY_KEY.test(value) ? E.right(value) : E.left('the Idempotency-Key header must be 1–255 printable ASCII characters')
 }
 
 const requireJson: Koa.Middleware = async (ctx, next) => {
@@ -233,6 +285,11 @@ const allowListedOrigin = (origins: ReadonlyArray<string>) => (ctx: Koa.Context)
   const origin = ctx.get('Origin')
   return origins.includes(origin) ? origin : ''
 }
+
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED'])
+
+const isClientGone = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && CLIENT_GONE.has(String((err as { code?: unknown }).code))
 
 type HttpishError = { status?: unknown; statusCode?: unknown; expose?: unknown; type?: unknown; message?: unknown }
 

@@ -111,6 +111,13 @@ export const pageQueryCodec = (longPollMaxSeconds: number) =>
   )
 export type PageQuery = t.TypeOf<ReturnType<typeof pageQueryCodec>>
 
+export const StreamQuery = t.exact(
+  t.partial({ channel: NonEmptyText, player: NonEmptyText, after: MessageIdFromString, epoch: Epoch }),
+)
+
+/** The header EventSource sends when it reconnects: the id of the last event it received. */
+export const LastEventId = MessageIdFromString
+
 export const ClearQuery = t.exact(t.partial({ channel: NonEmptyText }))
 
 /**

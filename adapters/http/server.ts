@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import { autoReplyFromTemplate } from '../../domain/auto-reply'
 import type { Config } from '../config'
+import { createMemoryIdempotencyKeys } from '../memory/memory-idempotency-keys'
 import { createMemoryMessageStore } from '../memory/memory-message-store'
 import { createApp, type Logger } from './app'
 
@@ -10,6 +11,9 @@ export type RunningServer = {
   readonly close: () => Promise<void>
 }
 
+/** A retried request is recognised for a day, longer than any client keeps retrying. */
+export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000
+
 const consoleLog: Logger = { error: (message, detail) => console.error(message, detail ?? '') }
 
 /** Builds the in-memory adapters and the app from a decoded configuration and starts listening. */
@@ -18,6 +22,7 @@ export const startServer = async (config: Config, log: Logger = consoleLog): Pro
   const app = createApp({
     messages: store,
     feed: store,
+    idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: config.IDEMPOTENCY_KEYS_MAX, retentionMs: IDEMPOTENCY_RETENTION_MS }),
     clock: { now: Date.now },
     autoReply: autoReplyFromTemplate(config.AUTO_REPLY),
     maxMessageLength: config.MAX_MESSAGE_LENGTH,

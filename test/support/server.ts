@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createApp, type AppDeps } from '../../adapters/http/app'
+import { createMemoryIdempotencyKeys } from '../../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore, type MemoryMessageStore, type MemoryStoreOptions } from '../../adapters/memory/memory-message-store'
 import { autoReplyFromTemplate, DEFAULT_AUTO_REPLY_TEMPLATE } from '../../domain/auto-reply'
 
@@ -29,6 +30,7 @@ export const startTestServer = async (options: TestServerOptions = {}): Promise<
     corsOrigins: '*',
     longPollMaxSeconds: 25,
     log: { error: (message, detail) => logged.push({ message, detail }) },
+    idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: 10_000, retentionMs: 24 * 60 * 60 * 1000 }),
     ...options,
     messages: store,
     feed: store,

@@ -1,0 +1,50 @@
+import * as E from 'fp-ts/Either'
+import type * as TE from 'fp-ts/TaskEither'
+import type { IdempotencyKeys } from '../domain/idempotency'
+import type { Conversation } from '../domain/message-repository'
+import type { SendError, SendInput } from './send-message'
+
+export type IdempotencyError =
+  | { readonly _tag: 'IdempotencyKeyReused' }
+  | { readonly _tag: 'IdempotencyKeyInProgress' }
+
+export type Delivery = { readonly conversation: Conversation; readonly replayed: boolean }
+
+/** The same request, whatever order its JSON fields came in. */
+const fingerprintOf = (input: SendInput): string =>
+  JSON.stringify([input.playerName, input.message, input.channel ?? null, input.userId ?? null])
+
+/**
+ * Wraps SendMessage so that a request repeated with the same Idempotency-Key
+ * stores nothing and answers the first outcome again; the same key with a
+ * different request is refused, as is a repeat while the first is unfinished.
+ */
+export const sendIdempotently = (deps: {
+  readonly keys: IdempotencyKeys
+  readonly send: (input: SendInput) => TE.TaskEither<SendError, Conversation>
+}) =>
+  (input: SendInput, key: string | undefined): TE.TaskEither<SendError | IdempotencyError, Delivery> =>
+    async () => {
+      if (key === undefined) return E.map((conversation: Conversation) => ({ conversation, replayed: false }))(await deps.send(input)())
+      const fingerprint = fingerprintOf(input)
+      const claim = await deps.keys.claim(key, fingerprint)()
+      if (E.isLeft(claim)) return claim
+      switch (claim.right._tag) {
+        case 'InProgress':
+          return E.left({ _tag: 'IdempotencyKeyInProgress' })
+        case 'Completed':
+          return claim.right.fingerprint === fingerprint
+            ? E.right({ conversation: claim.right.conversation, replayed: true })
+            : E.left({ _tag: 'IdempotencyKeyReused' })
+        case 'Claimed': {
+          const sent = await deps.send(input)()
+          if (E.isLeft(sent)) {
+            await deps.keys.release(key)()
+            return sent
+          }
+          // The message is stored: even if remembering the key fails, the client gets its answer.
+          await deps.keys.complete(key, fingerprint, sent.right)()
+          return E.right({ conversation: sent.right, replayed: false })
+        }
+      }
+    }

@@ -37,6 +37,12 @@ export type AppDeps = {
   readonly corsOrigins: '*' | ReadonlyArray<string>
   readonly longPollMaxSeconds: number
   readonly bodyLimitBytes?: number
+  /**
+   * Aborted when the server is shutting down: held long polls are answered at
+   * once (empty, with a cursor to continue from) and event streams end, so
+   * clients reconnect elsewhere instead of timing out.
+   */
+  readonly shutdown?: AbortSignal
   /** How often an idle event stream gets a comment line; 15 s by default. */
   readonly heartbeatMs?: number
   readonly log?: Logger
@@ -76,7 +82,7 @@ export const createApp = (deps: AppDeps): Koa => {
   const clear = clearMessages({ messages: deps.messages })
   const channels = listChannels({ messages: deps.messages })
   const follow = followMessages({ messages: deps.messages, feed: deps.feed })
-  const streams = eventStreams(deps.heartbeatMs)
+  const streams = eventStreams(deps.heartbeatMs, deps.shutdown)
   const pageQuery = decode(pageQueryCodec(deps.longPollMaxSeconds))
 
   const app = new Koa()
@@ -85,6 +91,7 @@ export const createApp = (deps: AppDeps): Koa => {
     if (!isClientGone(err)) log.error('unexpected failure outside a request', err)
   })
   app.use(errorBoundary(log, bodyLimit))
+  if (deps.shutdown !== undefined) app.use(closeConnectionsWhenShuttingDown(deps.shutdown))
   app.use(
     cors({
       origin: deps.corsOrigins === '*' ? '*' : allowListedOrigin(deps.corsOrigins),
@@ -133,7 +140,7 @@ export const createApp = (deps: AppDeps): Koa => {
   router.get('/api/messages', async (ctx) => {
     const query = pageQuery(ctx.query)
     if (E.isLeft(query)) return refuse(ctx, 400, query.left)
-    const input = pageInput(query.right, ctx)
+    const input = pageInput(query.right, ctx, deps.shutdown)
     if (E.isLeft(input)) return refuse(ctx, 400, input.left)
     const page = await list({ ...input.right, ...(query.right.channel === undefined ? {} : { channel: query.right.channel }) })()
     if (E.isLeft(page)) return answerError(ctx, page.left, log)
@@ -143,7 +150,7 @@ export const createApp = (deps: AppDeps): Koa => {
   router.get('/api/messages/:player_name', async (ctx) => {
     const query = pageQuery(ctx.query)
     if (E.isLeft(query)) return refuse(ctx, 400, query.left)
-    const input = pageInput(query.right, ctx)
+    const input = pageInput(query.right, ctx, deps.shutdown)
     if (E.isLeft(input)) return refuse(ctx, 400, input.left)
     const page = await listPlayer({
       ...input.right,
@@ -228,6 +235,12 @@ export const createApp = (deps: AppDeps): Koa => {
   return app
 }
 
+/** Once shutting down, every answer closes its connection, so the server can finish closing. */
+const closeConnectionsWhenShuttingDown = (shutdown: AbortSignal): Koa.Middleware => async (ctx, next) => {
+  await next()
+  if (shutdown.aborted && !ctx.res.headersSent) ctx.res.shouldKeepAlive = false
+}
+
 const refuse = (ctx: Koa.Context, status: number, error: string): void => {
   ctx.status = status
   ctx.body = { success: false, error }
@@ -258,7 +271,7 @@ const requireJson: Koa.Middleware = async (ctx, next) => {
 }
 
 /** The query's cursor, since, limit and wait as the use cases take them. */
-const pageInput = (query: PageQuery, ctx: Koa.Context): E.Either<string, PageInput> => {
+const pageInput = (query: PageQuery, ctx: Koa.Context, shutdown: AbortSignal | undefined): E.Either<string, PageInput> => {
   if (query.wait !== undefined && query.after === undefined)
     return E.left('wait needs after: a long poll waits for messages after a cursor (pass the next_after of your last answer)')
   return E.right({
@@ -267,18 +280,21 @@ const pageInput = (query: PageQuery, ctx: Koa.Context): E.Either<string, PageInp
       : { cursor: query.epoch === undefined ? { after: query.after } : { after: query.after, epoch: query.epoch } }),
     ...(query.since === undefined ? {} : { since: query.since }),
     ...(query.limit === undefined ? {} : { limit: query.limit }),
-    ...(query.wait === undefined ? {} : { wait: { ms: query.wait * 1000, signal: disconnectSignal(ctx) } }),
+    ...(query.wait === undefined ? {} : { wait: { ms: query.wait * 1000, signal: waitSignal(ctx, shutdown) } }),
   })
 }
 
-/** Aborts when the client goes away before its answer is written, so a held long poll is released at once. */
-const disconnectSignal = (ctx: Koa.Context): AbortSignal => {
+/**
+ * Aborts when the client goes away before its answer is written, so a held
+ * long poll is released at once, or when the server shuts down.
+ */
+const waitSignal = (ctx: Koa.Context, shutdown: AbortSignal | undefined): AbortSignal => {
   const controller = new AbortController()
   const onClose = () => {
     if (!ctx.res.writableFinished) controller.abort()
   }
   ctx.res.once('close', onClose)
-  return controller.signal
+  return shutdown === undefined ? controller.signal : AbortSignal.any([controller.signal, shutdown])
 }
 
 const allowListedOrigin = (origins: ReadonlyArray<string>) => (ctx: Koa.Context): string => {

@@ -21,9 +21,16 @@ type Follow = (input: FollowInput, deliver: (event: FollowEvent) => void, signal
  * Server-Sent Events. One heartbeat timer serves every open stream, so a
  * thousand quiet streams cost one timer, not a thousand.
  */
-export const eventStreams = (heartbeatMs = HEARTBEAT_MS) => {
+export const eventStreams = (heartbeatMs = HEARTBEAT_MS, shutdown?: AbortSignal) => {
   const open = new Set<ServerResponse>()
   let heartbeat: NodeJS.Timeout | undefined
+  // On shutdown every stream ends; EventSource reconnects (to another instance) and resumes by Last-Event-ID.
+  shutdown?.addEventListener('abort', () => {
+    for (const stream of open) {
+      stream.shouldKeepAlive = false
+      stream.end()
+    }
+  }, { once: true })
 
   const track = (res: ServerResponse) => {
     open.add(res)
@@ -54,6 +61,7 @@ export const eventStreams = (heartbeatMs = HEARTBEAT_MS) => {
   ): Promise<void> => {
     const res = ctx.res
     const controller = new AbortController()
+    if (shutdown?.aborted) return void refuse({ _tag: 'StoreUnavailable', detail: 'shutting down' })
     let started = false
     const start = () => {
       if (started) return

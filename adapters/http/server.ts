@@ -2,11 +2,13 @@ import { createServer, type Server } from 'node:http'
 import { autoReplyFromTemplate } from '../../domain/auto-reply'
 import type { Config } from '../config'
 import { createMemoryIdempotencyKeys } from '../memory/memory-idempotency-keys'
-import { createMemoryMessageStore } from '../memory/memory-message-store'
+import { createMemoryMessageStore, type MemoryMessageStore } from '../memory/memory-message-store'
 import { createApp, type Logger } from './app'
 
 export type RunningServer = {
   readonly server: Server
+  /** The store the server uses, for a program that embeds it and wants to read or write directly. */
+  readonly store: MemoryMessageStore
   /** Stops accepting connections, releases held long polls and resolves once every connection is closed. */
   readonly close: () => Promise<void>
 }
@@ -14,12 +16,17 @@ export type RunningServer = {
 /** A retried request is recognised for a day, longer than any client keeps retrying. */
 export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000
 
+/** Requests still running this long after a stop is asked for are cut off. */
+const SHUTDOWN_GRACE_MS = 5_000
+
 const consoleLog: Logger = { error: (message, detail) => console.error(message, detail ?? '') }
 
 /** Builds the in-memory adapters and the app from a decoded configuration and starts listening. */
 export const startServer = async (config: Config, log: Logger = consoleLog): Promise<RunningServer> => {
   const store = createMemoryMessageStore({ maxMessages: config.MAX_MESSAGES, maxChannels: config.MAX_CHANNELS })
+  const shutdown = new AbortController()
   const app = createApp({
+    shutdown: shutdown.signal,
     messages: store,
     feed: store,
     idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: config.IDEMPOTENCY_KEYS_MAX, retentionMs: IDEMPOTENCY_RETENTION_MS }),
@@ -42,12 +49,18 @@ export const startServer = async (config: Config, log: Logger = consoleLog): Pro
   })
   return {
     server,
+    store,
     close: () =>
       new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()))
+        const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)
+        server.close((err) => {
+          clearTimeout(grace)
+          if (err) reject(err)
+          else resolve()
+        })
+        // Held long polls are answered and streams end; idle keep-alive sockets close now, busy ones after their answer.
+        shutdown.abort()
         server.closeIdleConnections()
-        // Held long polls would keep the server open for up to their wait: end them now.
-        setImmediate(() => server.closeAllConnections())
       }),
   }
 }

@@ -1,0 +1,240 @@
+-- A stand-in for Roblox's HttpService, for tests only, built on LuaSocket.
+--
+-- What it keeps from Roblox (create.roblox.com/docs/reference/engine/classes/HttpService):
+--   * GetAsync(url, nocache, headers) and PostAsync(url, data, contentType, compress, headers) return the
+--     body on 2xx and raise "HTTP <code> (<reason>)" otherwise, so the error body is lost to the script.
+--   * RequestAsync{Url, Method, Headers, Body} returns {Success, StatusCode, StatusMessage, Headers, Body}
+--     for every status; Success is true for 200..299 only. It raises only when no answer came back.
+--   * Network failures raise "HttpError: ConnectFail", "HttpError: TimedOut", "HttpError: DnsResolve" ...
+--   * Locked headers (User-Agent, Roblox-Id, Host, Content-Length, ...) raise 'Header "X" is not allowed!';
+--     Content-Type and Content-Encoding are allowed by RequestAsync only.
+--   * Every request carries User-Agent "RobloxGameCloud/1.0 (+http://www.roblox.com)" and Roblox-Id
+--     (the place id), plus Accept "*/*" and Cache-Control "no-cache" unless the script overrides them.
+--   * Ports: 80, 443 and 1024 up except 1194, judged on the URL the script wrote.
+--   * JSONEncode / JSONDecode as in json.lua; UrlEncode and GenerateGUID as Roblox formats them.
+--   * Methods must be called with ':'.
+-- Where it differs, on purpose:
+--   * URLs are rewritten through a table (prefix -> replacement) before sending, so that a script written
+--     for "https://your-replit-url.repl.co" runs unchanged against a local http:// test server.
+--   * No https (LuaSocket has no TLS here), no gzip (no zlib), no response cache (nocache is moot),
+--     no Accept-Encoding, and loopback addresses are allowed (live game servers cannot reach them).
+
+local http = require("socket.http")
+local ltn12 = require("ltn12")
+local socketUrl = require("socket.url")
+local json = require("json")
+local enum = require("enum")
+
+local Enum = enum.Enum
+
+local USER_AGENT = "RobloxGameCloud/1.0 (+http://www.roblox.com)"
+
+-- Lower-cased header name -> true for locked everywhere, "request" for allowed in RequestAsync only.
+local LOCKED = {
+  ["accept-encoding"] = true, ["connection"] = true, ["content-length"] = true, ["expect"] = true,
+  ["forwarded"] = true, ["host"] = true, ["proxy-connection"] = true, ["user-agent"] = true,
+  ["roblox-id"] = true, ["via"] = true, ["x-att-deviceid"] = true, ["x-forwarded-for"] = true,
+  ["x-forwarded-host"] = true, ["x-forwarded-proto"] = true, ["x-wap-profile"] = true,
+  ["content-type"] = "request", ["content-encoding"] = "request",
+}
+
+local CONTENT_TYPES = {
+  ApplicationJson = "application/json",
+  ApplicationXml = "application/xml",
+  ApplicationUrlEncoded = "application/x-www-form-urlencoded",
+  TextPlain = "text/plain",
+  TextXml = "text/xml",
+}
+
+local METHODS = { GET = true, HEAD = true, POST = true, PUT = true, DELETE = true, OPTIONS = true, TRACE = true, PATCH = true }
+
+local REASONS = {
+  [200] = "OK", [201] = "Created", [202] = "Accepted", [204] = "No Content",
+  [301] = "Moved Permanently", [302] = "Found", [304] = "Not Modified",
+  [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden", [404] = "Not Found",
+  [405] = "Method Not Allowed", [408] = "Request Timeout", [409] = "Conflict", [413] = "Payload Too Large",
+  [415] = "Unsupported Media Type", [422] = "Unprocessable Entity", [429] = "Too Many Requests",
+  [500] = "Internal Server Error", [502] = "Bad Gateway", [503] = "Service Unavailable", [504] = "Gateway Timeout",
+}
+
+local function fail(message)
+  error(message, 0)
+end
+
+local function startsWithPrefix(s, prefix)
+  if s:sub(1, #prefix) ~= prefix then return false end
+  local next = s:sub(#prefix + 1, #prefix + 1)
+  return next == "" or next == "/" or next == "?" or next == "#"
+end
+
+local function allowedPort(port)
+  return port == 80 or port == 443 or (port >= 1024 and port <= 65535 and port ~= 1194)
+end
+
+return function(config)
+  local rewrites = config.rewrites or {}
+  local placeId = tostring(config.placeId or 0)
+
+  local service = { Name = "HttpService", ClassName = "HttpService", HttpEnabled = config.httpEnabled ~= false }
+
+  local function checkSelf(self, method)
+    if self ~= service then fail("Expected ':' not '.' calling member function " .. method) end
+  end
+
+  -- The URL actually dialled: checked as Roblox would check what the script wrote, then rewritten.
+  local function resolve(url)
+    if type(url) ~= "string" then fail("Unable to cast " .. type(url) .. " to string") end
+    local parsed = socketUrl.parse(url)
+    if not parsed or (parsed.scheme ~= "http" and parsed.scheme ~= "https") or not parsed.host then
+      fail("HttpError: InvalidUrl")
+    end
+    local port = tonumber(parsed.port) or (parsed.scheme == "https" and 443 or 80)
+    if not allowedPort(port) then
+      fail("HttpError: InvalidUrl (Roblox allows ports 80, 443 and 1024-65535 except 1194; got " .. port .. ")")
+    end
+    local target = url
+    for prefix, replacement in pairs(rewrites) do
+      if startsWithPrefix(url, prefix) then
+        target = replacement:gsub("/+$", "") .. url:sub(#prefix + 1)
+        break
+      end
+    end
+    if target:sub(1, 8) == "https://" then
+      fail("stand-in: cannot reach " .. target .. " (no TLS here); rewrite it to an http:// server, "
+        .. "e.g. MESSAGING_SERVER_URL for https://your-replit-url.repl.co")
+    end
+    return target
+  end
+
+  local function scriptHeaders(headers, allowContent)
+    local out = {}
+    if headers == nil then return out end
+    if type(headers) ~= "table" then fail("Unable to cast " .. type(headers) .. " to Dictionary") end
+    for name, value in pairs(headers) do
+      if type(name) ~= "string" or type(value) ~= "string" then
+        fail("Header names and values must be strings")
+      end
+      local locked = LOCKED[name:lower()]
+      if locked == true or (locked == "request" and not allowContent) then
+        fail('Header "' .. name .. '" is not allowed!')
+      end
+      out[name:lower()] = value
+    end
+    return out
+  end
+
+  local function send(method, url, headers, body)
+    if not service.HttpEnabled then fail("Http requests are not enabled. Enable via game settings") end
+    local target = resolve(url)
+    local outgoing = { ["accept"] = "*/*", ["cache-control"] = "no-cache", ["connection"] = "close" }
+    for name, value in pairs(headers) do outgoing[name] = value end
+    outgoing["user-agent"] = USER_AGENT
+    outgoing["roblox-id"] = placeId
+    if body ~= nil or (method ~= "GET" and method ~= "HEAD") then
+      body = body or ""
+      outgoing["content-length"] = tostring(#body)
+    end
+    local chunks = {}
+    local ok, code, responseHeaders, statusLine = http.request({
+      url = target,
+      method = method,
+      headers = outgoing,
+      source = body and ltn12.source.string(body) or nil,
+      sink = ltn12.sink.table(chunks),
+    })
+    if not ok then
+      local reason = tostring(code)
+      if reason:find("refused") then fail("HttpError: ConnectFail") end
+      if reason:find("timeout") then fail("HttpError: TimedOut") end
+      if reason:find("host") and reason:find("not found") then fail("HttpError: DnsResolve") end
+      fail("HttpError: NetFail (" .. reason .. ")")
+    end
+    local message = type(statusLine) == "string" and statusLine:match("^%S+%s+%d+%s+(.-)%s*$") or ""
+    if message == "" then message = REASONS[code] or "Unknown" end
+    return {
+      Success = code >= 200 and code <= 299,
+      StatusCode = code,
+      StatusMessage = message,
+      Headers = responseHeaders or {},
+      Body = table.concat(chunks),
+    }
+  end
+
+  local function bodyOrRaise(response)
+    if not response.Success then
+      fail("HTTP " .. response.StatusCode .. " (" .. response.StatusMessage .. ")")
+    end
+    return response.Body
+  end
+
+  function service:GetAsync(url, nocache, headers)
+    checkSelf(self, "GetAsync")
+    return bodyOrRaise(send("GET", url, scriptHeaders(headers, false), nil))
+  end
+
+  function service:PostAsync(url, data, contentType, compress, headers)
+    checkSelf(self, "PostAsync")
+    if type(data) ~= "string" then fail("Unable to cast " .. type(data) .. " to string") end
+    contentType = contentType or Enum.HttpContentType.ApplicationJson
+    if not enum.isItem(contentType) or contentType.EnumType ~= Enum.HttpContentType then
+      fail("Unable to cast " .. tostring(contentType) .. " to HttpContentType")
+    end
+    if compress then fail("stand-in: compress = true is not supported (no zlib here)") end
+    local outgoing = scriptHeaders(headers, false)
+    outgoing["content-type"] = CONTENT_TYPES[contentType.Name]
+    return bodyOrRaise(send("POST", url, outgoing, data))
+  end
+
+  function service:RequestAsync(options)
+    checkSelf(self, "RequestAsync")
+    if type(options) ~= "table" then fail("Unable to cast " .. type(options) .. " to Dictionary") end
+    if type(options.Url) ~= "string" then fail("Url field is required and must be a string") end
+    local method = (options.Method or "GET")
+    if type(method) ~= "string" or not METHODS[method:upper()] then
+      fail("Invalid HTTP method: " .. tostring(method))
+    end
+    method = method:upper()
+    local body = options.Body
+    if body ~= nil and type(body) ~= "string" then fail("Body must be a string") end
+    if body ~= nil and (method == "GET" or method == "HEAD") then
+      fail("Body cannot be sent with " .. method .. " requests")
+    end
+    local compress = options.Compress
+    if compress ~= nil and compress ~= Enum.HttpCompression.None then
+      fail("stand-in: Compress other than Enum.HttpCompression.None is not supported (no zlib here)")
+    end
+    return send(method, options.Url, scriptHeaders(options.Headers, true), body)
+  end
+
+  function service:JSONEncode(value)
+    checkSelf(self, "JSONEncode")
+    return json.encode(value)
+  end
+
+  function service:JSONDecode(text)
+    checkSelf(self, "JSONDecode")
+    return json.decode(text)
+  end
+
+  function service:UrlEncode(text)
+    checkSelf(self, "UrlEncode")
+    return (tostring(text):gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
+  end
+
+  function service:GenerateGUID(wrapInCurlyBraces)
+    checkSelf(self, "GenerateGUID")
+    local guid = ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx"):gsub("[xy]", function(c)
+      local v = c == "x" and math.random(0, 15) or math.random(8, 11)
+      return string.format("%X", v)
+    end)
+    if wrapInCurlyBraces == false then return guid end
+    return "{" .. guid .. "}"
+  end
+
+  function service:GetUserAgent()
+    checkSelf(self, "GetUserAgent")
+    return USER_AGENT
+  end
+
+  return service
+end

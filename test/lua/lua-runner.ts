@@ -1,0 +1,49 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+
+export const REPO_ROOT = join(__dirname, '..', '..')
+export const RUNNER = join(REPO_ROOT, 'roblox', 'stand-in', 'run.lua')
+export const FIXTURES = join(__dirname, 'fixtures')
+
+export type LuaRun = { readonly code: number | null; readonly stdout: string; readonly stderr: string }
+
+/**
+ * Why Lua scripts cannot run here, or undefined when they can: lua5.1 with LuaSocket and lua-cjson
+ * (Debian: lua5.1, lua-socket, lua-cjson).
+ */
+export const luaUnavailable = (): string | undefined => {
+  const probe = spawnSync('lua5.1', ['-e', 'require("socket.http"); require("ltn12"); require("socket.url"); require("cjson")'], {
+    encoding: 'utf8',
+  })
+  if (probe.error) return `lua5.1 cannot be started (${probe.error.message}); install the Debian packages lua5.1, lua-socket and lua-cjson`
+  if (probe.status !== 0) return `lua5.1 lacks a module the stand-in needs (install lua-socket and lua-cjson): ${probe.stderr.trim()}`
+  return undefined
+}
+
+/**
+ * A `before` hook body: in CI (CI=true) a missing tool fails the suite; on a laptop the suite is
+ * skipped and the reason printed.
+ */
+export function requireLua(this: Mocha.Context): void {
+  const reason = luaUnavailable()
+  if (reason === undefined) return
+  if (process.env.CI === 'true') throw new Error(`CI needs Lua for the Roblox tests: ${reason}`)
+  console.log(`      skipping the Roblox Lua tests: ${reason}`)
+  this.skip()
+}
+
+/** Runs a script through the stand-in with `serverUrl` behind the seed's placeholder URL; resolves on exit. */
+export const runRobloxScript = (script: string, serverUrl: string, env: Record<string, string> = {}): Promise<LuaRun> =>
+  new Promise((resolve, reject) => {
+    const child = spawn('lua5.1', [RUNNER, script], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ROBLOX_HTTP_ENABLED: 'true', MESSAGING_SERVER_URL: serverUrl, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })

@@ -4,7 +4,7 @@ import * as TE from 'fp-ts/TaskEither'
 import { pipe } from 'fp-ts/function'
 import type { AutoReply } from '../domain/auto-reply'
 import type { Clock } from '../domain/clock'
-import { channelOrDefault, messageText, playerName, SERVER_NAME, type InvalidField } from '../domain/message'
+import { channelOrDefault, messageText, SERVER_NAME, senderName, type InvalidField } from '../domain/message'
 import type { ChannelLimitReached, Conversation, MessageRepository, StoreUnavailable } from '../domain/message-repository'
 
 export type SendInput = {
@@ -29,7 +29,7 @@ export const sendMessage = (deps: SendDeps) => {
   return (input: SendInput): TE.TaskEither<SendError, Conversation> =>
     pipe(
       E.Do,
-      E.apS('playerName', playerName(input.playerName)),
+      E.apS('playerName', senderName(input.playerName)),
       E.apS('text', text(input.message)),
       E.apS('channel', channelOrDefault(input.channel)),
       TE.fromEither,

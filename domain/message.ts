@@ -45,6 +45,7 @@ export type InvalidField =
   | { readonly _tag: 'TooLong'; readonly field: Field; readonly max: number }
   | { readonly _tag: 'ControlCharacters'; readonly field: Field }
   | { readonly _tag: 'BadCharacters'; readonly field: Field; readonly allowed: string }
+  | { readonly _tag: 'Reserved'; readonly field: Field; readonly value: string }
 
 export type Field = 'player_name' | 'message' | 'channel'
 
@@ -77,6 +78,12 @@ export const playerName = (raw: string): E.Either<InvalidField, PlayerName> => {
     return E.left({ _tag: 'TooLong', field: 'player_name', max: PLAYER_NAME_MAX })
   return E.right(name as PlayerName)
 }
+
+/** A sender may not write as the server: its name marks the automatic replies in every history. */
+export const senderName = (raw: string): E.Either<InvalidField, PlayerName> =>
+  E.chain((name: PlayerName) =>
+    playerKey(name) === playerKey(SERVER_NAME) ? E.left<InvalidField>({ _tag: 'Reserved', field: 'player_name', value: name }) : E.right(name),
+  )(playerName(raw))
 
 /** Message text is stored verbatim (markup included); only blank text and text over the bound are refused. */
 export const messageText = (max: number) => (raw: string): E.Either<InvalidField, MessageText> => {

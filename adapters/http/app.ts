@@ -323,7 +323,9 @@ const errorBoundary = (log: Logger, bodyLimit: number): Koa.Middleware => async 
     if (ctx.req.destroyed && ctx.res.destroyed) return
     ctx.remove('Content-Security-Policy')
     if (status >= 400 && status < 500) {
-      return refuse(ctx, status, clientErrorText(status, err, ctx, bodyLimit))
+      // A path the static server will not serve (outside web/) is answered like any missing file.
+      const shown = status === 403 ? 404 : status
+      return refuse(ctx, shown, clientErrorText(shown, err, ctx, bodyLimit))
     }
     log.error(`unexpected failure on ${ctx.method} ${ctx.path}`, thrown)
     refuse(ctx, 500, 'internal server error; the details are in the server log')
@@ -336,7 +338,6 @@ const clientErrorText = (status: number, err: HttpishError, ctx: Koa.Context, bo
       return err.type === 'entity.parse.failed' || err.message?.toString().includes('JSON') || err instanceof SyntaxError
         ? 'the request body is not valid JSON'
         : 'the request is malformed'
-    case 403:
     case 404:
       return `there is no ${ctx.method} ${ctx.path}; GET /api lists the endpoints`
     case 413:

@@ -63,7 +63,10 @@ export const parseIsoInstant = (s: string): number | undefined => {
   if (zone === 'Z' || zone === 'z') return local
   const sign = zone.startsWith('-') ? -1 : 1
   const digits = zone.slice(1).replace(':', '')
-  const offset = (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || '0')) * 60_000
+  const offsetHours = Number(digits.slice(0, 2))
+  const offsetMinutes = Number(digits.slice(2) || '0')
+  if (offsetHours > 23 || offsetMinutes > 59) return undefined
+  const offset = (offsetHours * 60 + offsetMinutes) * 60_000
   return local - sign * offset
 }
 

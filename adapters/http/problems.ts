@@ -21,6 +21,8 @@ export const problemOf = (error: UseCaseError): Problem => {
       return { status: 400, error: `${error.field} must not contain control characters` }
     case 'BadCharacters':
       return { status: 400, error: `${error.field} may only contain ${error.allowed}` }
+    case 'Reserved':
+      return { status: 400, error: `${error.field} ${error.value} is reserved for the server's automatic replies` }
     case 'ChannelLimitReached':
       return {
         status: 409,

@@ -46,6 +46,9 @@ describe('use cases on the in-memory store', () => {
     expect(await send({ playerName: ' ', message: 'hi' })()).to.deep.equal(E.left({ _tag: 'Blank', field: 'player_name' }))
     expect(await send({ playerName: 'Bob', message: 'x'.repeat(21) })()).to.deep.equal(E.left({ _tag: 'TooLong', field: 'message', max: 20 }))
     expect((await send({ playerName: 'Bob', message: 'x', channel: 'bad channel' })())._tag).to.equal('Left')
+    expect(await send({ playerName: 'server', message: 'I am the server' })()).to.deep.equal(
+      E.left({ _tag: 'Reserved', field: 'player_name', value: 'server' }),
+    )
     expect((await run(list({}))).messages).to.have.length(0)
   })
 

@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import * as E from 'fp-ts/Either'
 import * as O from 'fp-ts/Option'
 import { autoReplyFromTemplate } from '../../domain/auto-reply'
-import { channelName, channelOrDefault, codePointLength, messageText, playerKey, playerName, type PlayerName } from '../../domain/message'
+import { channelName, channelOrDefault, codePointLength, messageText, playerKey, playerName, senderName, type PlayerName } from '../../domain/message'
 
 describe('domain: value types', () => {
   it('accepts and trims a player name', () => {
@@ -51,5 +51,13 @@ describe('domain: auto-reply', () => {
   it('is off for an empty template', () => {
     expect(autoReplyFromTemplate('')('Bob' as PlayerName)).to.deep.equal(O.none)
     expect(autoReplyFromTemplate('  ')('Bob' as PlayerName)).to.deep.equal(O.none)
+  })
+})
+
+describe('domain: sender names', () => {
+  it('keeps the server name for automatic replies, in any case', () => {
+    expect(senderName('Server')).to.deep.equal(E.left({ _tag: 'Reserved', field: 'player_name', value: 'Server' }))
+    expect(senderName(' sERVER ')).to.deep.equal(E.left({ _tag: 'Reserved', field: 'player_name', value: 'sERVER' }))
+    expect(senderName('Servers')).to.deep.equal(E.right('Servers'))
   })
 })

@@ -1,0 +1,125 @@
+import { expect } from 'chai'
+import { startTestServer, type TestServer, type TestServerOptions } from '../support/server'
+import { rawRequest, type RawRequest } from './raw'
+
+/*
+ * Browsers on any origin may call the API by default (web pages and bots
+ * read messages too); an operator can narrow that to a list of origins.
+ */
+
+const GAME = 'https://game.example'
+
+describe('HTTP API: CORS', () => {
+  let t: TestServer
+  const start = async (options: TestServerOptions = {}) => {
+    t = await startTestServer(options)
+  }
+  afterEach(async () => {
+    await t?.close()
+  })
+  const req = (options: RawRequest) => rawRequest(t.url, options)
+  const preflight = (origin: string, path = '/api/send') =>
+    req({
+      method: 'OPTIONS',
+      path,
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    })
+  const sendFrom = (origin: string, body = JSON.stringify({ player_name: 'Bob', message: 'hi' })) =>
+    req({ method: 'POST', path: '/api/send', headers: { origin, 'content-type': 'application/json' }, body })
+
+  describe('by default, open to every origin', () => {
+    beforeEach(() => start())
+
+    it('allows any origin on GET /api', async () => {
+      const answer = await req({ path: '/api', headers: { origin: GAME } })
+      expect(answer.status).to.equal(200)
+      expect(answer.headers['access-control-allow-origin']).to.equal('*')
+    })
+
+    it('allows any origin on a send and on a list', async () => {
+      const sent = await sendFrom('http://localhost:3000')
+      expect(sent.status).to.equal(200)
+      expect(sent.headers['access-control-allow-origin']).to.equal('*')
+      const listed = await req({ path: '/api/messages', headers: { origin: 'null' } })
+      expect(listed.headers['access-control-allow-origin']).to.equal('*')
+    })
+
+    it('keeps the header on error answers, so a page can read why it was refused', async () => {
+      const malformed = await sendFrom(GAME, '{not json')
+      expect(malformed.status).to.equal(400)
+      expect(malformed.headers['access-control-allow-origin']).to.equal('*')
+      const tooBig = await sendFrom(GAME, JSON.stringify({ player_name: 'Bob', message: 'x'.repeat(70_000) }))
+      expect(tooBig.status).to.equal(413)
+      expect(tooBig.headers['access-control-allow-origin']).to.equal('*')
+      const invalid = await sendFrom(GAME, JSON.stringify({ player_name: ' ', message: 'hi' }))
+      expect(invalid.status).to.equal(400)
+      expect(invalid.headers['access-control-allow-origin']).to.equal('*')
+      const missing = await req({ path: '/api/nope', headers: { origin: GAME } })
+      expect(missing.status).to.equal(404)
+      expect(missing.headers['access-control-allow-origin']).to.equal('*')
+    })
+
+    it('answers a preflight with 204, the methods and the content-type header allowed', async () => {
+      const answer = await preflight(GAME)
+      expect(answer.status).to.equal(204)
+      expect(answer.headers['access-control-allow-origin']).to.equal('*')
+      expect(String(answer.headers['access-control-allow-methods']).split(',').map((m) => m.trim())).to.include.members(['GET', 'POST'])
+      expect(String(answer.headers['access-control-allow-headers']).toLowerCase()).to.include('content-type')
+      expect(answer.text).to.equal('')
+    })
+
+    it('answers a preflight for clear and for the list too', async () => {
+      expect((await preflight(GAME, '/api/clear')).status).to.equal(204)
+      expect((await preflight(GAME, '/api/messages')).headers['access-control-allow-origin']).to.equal('*')
+    })
+
+    it('does not store anything for a preflight', async () => {
+      await preflight(GAME)
+      const listed = await req({ path: '/api/messages' })
+      expect(listed.json).to.deep.include({ count: 0 })
+    })
+  })
+
+  describe('limited to configured origins', () => {
+    beforeEach(() => start({ corsOrigins: ['https://a.example', 'http://localhost:3000'] }))
+
+    it('echoes an allowed origin and varies on Origin', async () => {
+      const answer = await req({ path: '/api', headers: { origin: 'https://a.example' } })
+      expect(answer.status).to.equal(200)
+      expect(answer.headers['access-control-allow-origin']).to.equal('https://a.example')
+      expect(String(answer.headers.vary)).to.match(/origin/i)
+      const other = await req({ path: '/api/messages', headers: { origin: 'http://localhost:3000' } })
+      expect(other.headers['access-control-allow-origin']).to.equal('http://localhost:3000')
+    })
+
+    it('gives another origin no Allow-Origin header, not even *', async () => {
+      for (const origin of ['https://b.example', 'https://a.example.evil.test', 'http://a.example', 'null']) {
+        const answer = await req({ path: '/api', headers: { origin } })
+        expect(answer.headers, origin).not.to.have.property('access-control-allow-origin')
+      }
+    })
+
+    it('answers a preflight from an allowed origin with 204 and the origin echoed', async () => {
+      const answer = await preflight('https://a.example')
+      expect(answer.status).to.equal(204)
+      expect(answer.headers['access-control-allow-origin']).to.equal('https://a.example')
+      expect(String(answer.headers['access-control-allow-methods'])).to.include('POST')
+    })
+
+    it('gives a preflight from another origin no Allow-Origin header', async () => {
+      const answer = await preflight('https://b.example')
+      expect(answer.headers).not.to.have.property('access-control-allow-origin')
+      expect(answer.headers).not.to.have.property('access-control-allow-methods')
+    })
+
+    it('still serves clients that send no Origin (game servers, bots)', async () => {
+      const answer = await req({
+        method: 'POST',
+        path: '/api/send',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ player_name: 'Bob', message: 'hi' }),
+      })
+      expect(answer.status).to.equal(200)
+    })
+  })
+})

@@ -20,12 +20,13 @@ export type PageInput = {
   readonly wait?: Wait
 }
 
+// Absent fields are undefined rather than missing: objects of one shape, built without spreads, are cheaper on hot paths.
 export const pageQuery = (channel: ChannelName, input: PageInput, player?: string): ListQuery => ({
   channel,
   limit: pageLimit(input.limit, input.cursor !== undefined),
-  ...(player === undefined ? {} : { player }),
-  ...(input.cursor === undefined ? {} : { cursor: input.cursor }),
-  ...(input.since === undefined ? {} : { since: input.since }),
+  player,
+  cursor: input.cursor,
+  since: input.since,
 })
 
 export type Wait = {

@@ -35,10 +35,11 @@ export const sendMessage = (deps: SendDeps) => {
       TE.fromEither,
       TE.chainW(({ playerName, text, channel }) =>
         deps.messages.append({
-          draft: { channel, playerName, text, sentAt: deps.clock.now(), ...(input.userId === undefined ? {} : { userId: input.userId }) },
-          ...pipe(
+          draft: { channel, playerName, text, sentAt: deps.clock.now(), userId: input.userId },
+          reply: pipe(
             deps.autoReply(playerName),
-            O.match(() => ({}), (reply) => ({ reply: { playerName: SERVER_NAME, text: reply } })),
+            O.map((reply) => ({ playerName: SERVER_NAME, text: reply })),
+            O.toUndefined,
           ),
         }),
       ),

@@ -21,7 +21,7 @@ import type { MessageFeed, MessageRepository } from '../../domain/message-reposi
 import { ClearQuery, decode, LastEventId, pageQueryCodec, SendBody, StreamQuery, type PageQuery } from './codecs'
 import { eventStreams } from './event-stream'
 import { problemOf, type UseCaseError } from './problems'
-import { pageFields, toWire } from './wire'
+import { messageJson, pageJson } from './wire'
 
 export type Logger = { readonly error: (message: string, detail?: unknown) => void }
 
@@ -123,17 +123,16 @@ export const createApp = (deps: AppDeps): Koa => {
       const sent = await send({
         playerName: body.right.player_name,
         message: body.right.message,
-        ...(body.right.channel === undefined ? {} : { channel: body.right.channel }),
-        ...(body.right.user_id === undefined ? {} : { userId: body.right.user_id }),
+        channel: body.right.channel,
+        userId: body.right.user_id,
       }, key.right)()
       if (E.isLeft(sent)) return answerError(ctx, sent.left, log)
       const { conversation, replayed } = sent.right
       if (replayed) ctx.set('Idempotent-Replayed', 'true')
-      ctx.body = {
-        success: true,
-        message: toWire(conversation.message),
-        auto_reply: conversation.reply === undefined ? null : toWire(conversation.reply),
-      }
+      answerJson(
+        ctx,
+        `{"success":true,"message":${messageJson(conversation.message)},"auto_reply":${conversation.reply === undefined ? 'null' : messageJson(conversation.reply)}}`,
+      )
     },
   )
 
@@ -142,9 +141,9 @@ export const createApp = (deps: AppDeps): Koa => {
     if (E.isLeft(query)) return refuse(ctx, 400, query.left)
     const input = pageInput(query.right, ctx, deps.shutdown)
     if (E.isLeft(input)) return refuse(ctx, 400, input.left)
-    const page = await list({ ...input.right, ...(query.right.channel === undefined ? {} : { channel: query.right.channel }) })()
+    const page = await list({ ...input.right, channel: query.right.channel })()
     if (E.isLeft(page)) return answerError(ctx, page.left, log)
-    ctx.body = { success: true, ...pageFields(page.right) }
+    answerJson(ctx, pageJson(page.right))
   })
 
   router.get('/api/messages/:player_name', async (ctx) => {
@@ -155,10 +154,10 @@ export const createApp = (deps: AppDeps): Koa => {
     const page = await listPlayer({
       ...input.right,
       playerName: ctx.params.player_name ?? '',
-      ...(query.right.channel === undefined ? {} : { channel: query.right.channel }),
+      channel: query.right.channel,
     })()
     if (E.isLeft(page)) return answerError(ctx, page.left, log)
-    ctx.body = { success: true, player_name: page.right.playerName, ...pageFields(page.right) }
+    answerJson(ctx, pageJson(page.right, `"player_name":${JSON.stringify(page.right.playerName)},`))
   })
 
   router.get('/api/stream', async (ctx) => {
@@ -174,9 +173,9 @@ export const createApp = (deps: AppDeps): Koa => {
       ctx,
       follow,
       {
-        ...(channel === undefined ? {} : { channel }),
-        ...(player === undefined ? {} : { player }),
-        ...(after === undefined ? {} : { cursor: epoch === undefined ? { after } : { after, epoch } }),
+        channel,
+        player,
+        cursor: after === undefined ? undefined : { after, epoch },
       },
       (error) => answerError(ctx, error, log),
     )
@@ -241,6 +240,12 @@ const closeConnectionsWhenShuttingDown = (shutdown: AbortSignal): Koa.Middleware
   if (shutdown.aborted && !ctx.res.headersSent) ctx.res.shouldKeepAlive = false
 }
 
+/** An answer already serialised (see wire.ts): Koa sends a string body as it is. */
+const answerJson = (ctx: Koa.Context, json: string): void => {
+  ctx.type = 'application/json; charset=utf-8'
+  ctx.body = json
+}
+
 const refuse = (ctx: Koa.Context, status: number, error: string): void => {
   ctx.status = status
   ctx.body = { success: false, error }
@@ -275,12 +280,10 @@ const pageInput = (query: PageQuery, ctx: Koa.Context, shutdown: AbortSignal | u
   if (query.wait !== undefined && query.after === undefined)
     return E.left('wait needs after: a long poll waits for messages after a cursor (pass the next_after of your last answer)')
   return E.right({
-    ...(query.after === undefined
-      ? {}
-      : { cursor: query.epoch === undefined ? { after: query.after } : { after: query.after, epoch: query.epoch } }),
-    ...(query.since === undefined ? {} : { since: query.since }),
-    ...(query.limit === undefined ? {} : { limit: query.limit }),
-    ...(query.wait === undefined ? {} : { wait: { ms: query.wait * 1000, signal: waitSignal(ctx, shutdown) } }),
+    cursor: query.after === undefined ? undefined : { after: query.after, epoch: query.epoch },
+    since: query.since,
+    limit: query.limit,
+    wait: query.wait === undefined ? undefined : { ms: query.wait * 1000, signal: waitSignal(ctx, shutdown) },
   })
 }
 

@@ -3,7 +3,7 @@ import * as E from 'fp-ts/Either'
 import type Koa from 'koa'
 import type { FollowEvent, FollowInput, Following, FollowError } from '../../application/follow-messages'
 import type { TaskEither } from 'fp-ts/TaskEither'
-import { toWire } from './wire'
+import { messageJson } from './wire'
 
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000
@@ -82,7 +82,7 @@ export const eventStreams = (heartbeatMs = HEARTBEAT_MS, shutdown?: AbortSignal)
       start()
       if (res.destroyed || res.writableEnded) return
       if (event._tag === 'Gap') res.write(`event: gap\ndata: ${JSON.stringify({ gap: true, epoch: event.epoch })}\n\n`)
-      else res.write(`id: ${event.message.id}\ndata: ${JSON.stringify(toWire(event.message))}\n\n`)
+      else res.write(`id: ${event.message.id}\ndata: ${messageJson(event.message)}\n\n`)
       if (res.writableLength > MAX_QUEUED_BYTES) res.end()
     }
     res.once('close', () => {

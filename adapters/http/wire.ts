@@ -27,12 +27,33 @@ export const toWire = (m: Message): WireMessage => {
   return wire
 }
 
-/** The fields every list answer carries, beside the seed's `success`, `count` and `messages`. */
-export const pageFields = (page: Page) => ({
-  count: page.messages.length,
-  messages: page.messages.map(toWire),
-  next_after: page.nextAfter,
-  has_more: page.hasMore,
-  gap: page.gap,
-  epoch: page.epoch,
-})
+/*
+ * Messages never change once stored, so each is turned into JSON once and the
+ * text reused by every answer and stream event that carries it: a page of 50
+ * read by thousands of clients costs 50 serialisations, not 50 per client.
+ * The WeakMap lets a text go with its message when the store evicts it.
+ */
+const jsonOf = new WeakMap<Message, string>()
+
+export const messageJson = (m: Message): string => {
+  let json = jsonOf.get(m)
+  if (json === undefined) {
+    json = JSON.stringify(toWire(m))
+    jsonOf.set(m, json)
+  }
+  return json
+}
+
+/**
+ * A list answer as JSON text: the seed's `success`, `count` and `messages`,
+ * then the cursor fields. `head` holds any fields that come right after
+ * `success` (a player's name), already as JSON members.
+ */
+export const pageJson = (page: Page, head = ''): string => {
+  let messages = ''
+  for (let i = 0; i < page.messages.length; i++) messages += (i === 0 ? '' : ',') + messageJson(page.messages[i] as Message)
+  return (
+    `{"success":true,${head}"count":${page.messages.length},"messages":[${messages}],` +
+    `"next_after":${page.nextAfter},"has_more":${page.hasMore},"gap":${page.gap},"epoch":${JSON.stringify(page.epoch)}}`
+  )
+}

@@ -3,6 +3,11 @@
 'use strict'
 
 const POLL_MS = 5000
+// While the stream is live the list is still reloaded this often: the stream
+// carries new messages, not clears or evictions made by someone else.
+const RECONCILE_MS = 30000
+// A stream the browser gave up on (the server refused it) is tried again this often.
+const STREAM_RETRY_MS = 30000
 const $ = (id) => document.getElementById(id)
 
 const els = {
@@ -29,7 +34,12 @@ const state = {
   nextAfter: 0,
   epoch: null,
   stream: null,
+  streamFailedAt: -Infinity,
   loading: null,
+  loadedAt: 0,
+  view: null, // the filters the list shows, as they were when last applied
+  stickToBottom: true,
+  renderedEpoch: null,
 }
 
 // ---- talking to the server -------------------------------------------------
@@ -80,7 +90,10 @@ const showError = (el, text) => {
 
 const formatTime = (iso) => {
   const date = new Date(iso)
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  if (Number.isNaN(date.getTime())) return iso
+  const time = date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  if (date.toDateString() === new Date().toDateString()) return time
+  return `${date.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${time}`
 }
 
 const renderMessage = (m) => {
@@ -122,27 +135,41 @@ const renderMessage = (m) => {
   return item
 }
 
+const scrollToEnd = () => {
+  els.list.scrollTop = els.list.scrollHeight
+}
+
 const render = () => {
-  const { limit } = filters()
+  const { limit } = state.view
   const ids = [...state.messages.keys()].sort((a, b) => a - b)
   // Keep the newest `limit`, as the server does.
   for (const id of ids.slice(0, Math.max(0, ids.length - limit))) state.messages.delete(id)
   const shown = ids.slice(-limit).map((id) => state.messages.get(id))
-  const atBottom = els.list.scrollHeight - els.list.scrollTop - els.list.clientHeight < 40
-  els.list.replaceChildren(...shown.map(renderMessage))
+  // Only what changed touches the DOM, so the live region announces new messages, not the whole list again.
+  // Ids start over in a new store life (epoch), so then nothing is reused.
+  if (state.renderedEpoch !== state.epoch) els.list.replaceChildren()
+  state.renderedEpoch = state.epoch
+  const wanted = new Set(shown.map((m) => m.id))
+  for (const item of [...els.list.children]) if (!wanted.has(Number(item.dataset.id))) item.remove()
+  // What is left is in id order, as is `shown`: walk both and insert the missing ones in place.
+  let next = els.list.firstElementChild
+  for (const m of shown) {
+    if (next && Number(next.dataset.id) === m.id) next = next.nextElementSibling
+    else els.list.insertBefore(renderMessage(m), next)
+  }
   els.empty.hidden = shown.length > 0
   els.count.textContent = `(${shown.length})`
-  if (atBottom) els.list.scrollTop = els.list.scrollHeight
+  if (state.stickToBottom) scrollToEnd()
 }
 
-const matchesFilters = (m) => {
-  const { player, channel } = filters()
+const matchesView = (m) => {
+  const { player, channel } = state.view
   if ((m.channel || 'global') !== (channel || 'global')) return false
   return !player || m.player_name.toLowerCase() === player.toLowerCase()
 }
 
 const add = (m) => {
-  if (!matchesFilters(m)) return
+  if (!matchesView(m)) return
   state.messages.set(m.id, m)
   if (m.id > state.nextAfter) state.nextAfter = m.id
 }
@@ -150,19 +177,22 @@ const add = (m) => {
 // ---- loading, live stream and polling ------------------------------------------
 
 const load = async () => {
-  const wanted = filters()
-  const request = api(listPath(wanted))
+  const request = api(listPath(state.view))
   state.loading = request
+  state.loadedAt = Date.now()
   try {
     const page = await request
     if (state.loading !== request) return // a newer load superseded this one
-    state.messages = new Map(page.messages.map((m) => [m.id, m]))
     const epochChanged = state.epoch !== null && state.epoch !== page.epoch
+    const fresh = new Map(page.messages.map((m) => [m.id, m]))
+    // Ids only grow within an epoch: what the stream brought after this page was read stays.
+    if (!epochChanged) for (const [id, m] of state.messages) if (id > page.next_after) fresh.set(id, m)
+    state.messages = fresh
     state.epoch = page.epoch
-    state.nextAfter = page.next_after
+    state.nextAfter = Math.max(page.next_after, ...fresh.keys())
     showError(els.listError, '')
     render()
-    if (epochChanged || !state.stream) openStream()
+    if (epochChanged || (!state.stream && Date.now() - state.streamFailedAt >= STREAM_RETRY_MS)) openStream()
   } catch (err) {
     if (state.loading === request) showError(els.listError, err.message)
   }
@@ -175,13 +205,21 @@ const setConnection = (live) => {
 
 const openStream = () => {
   if (state.stream) state.stream.close()
+  state.stream = null
   if (typeof EventSource !== 'function') return setConnection(false)
-  const stream = new EventSource(streamPath(filters(), state.nextAfter))
+  const stream = new EventSource(streamPath(state.view, state.nextAfter))
   state.stream = stream
   stream.onopen = () => setConnection(true)
   stream.onerror = () => {
-    // EventSource retries by itself and resumes with Last-Event-ID; meanwhile the poll keeps the list fresh.
-    if (state.stream === stream) setConnection(false)
+    if (state.stream !== stream) return
+    // EventSource retries a dropped connection by itself and resumes with Last-Event-ID;
+    // a refused one (no such endpoint, an error status) it gives up on: try again later.
+    // Either way the poll keeps the list fresh meanwhile.
+    if (stream.readyState === EventSource.CLOSED) {
+      state.stream = null
+      state.streamFailedAt = Date.now()
+    }
+    setConnection(false)
   }
   stream.onmessage = (event) => {
     try {
@@ -197,12 +235,16 @@ const openStream = () => {
 const streamIsLive = () => state.stream && state.stream.readyState === EventSource.OPEN
 
 setInterval(() => {
-  if (!streamIsLive()) load()
+  if (!streamIsLive() || Date.now() - state.loadedAt >= RECONCILE_MS) load()
 }, POLL_MS)
 
 const reloadWithFilters = () => {
   if (state.stream) state.stream.close()
   state.stream = null
+  state.streamFailedAt = -Infinity
+  state.view = filters()
+  state.messages.clear()
+  state.stickToBottom = true
   setConnection(false)
   load()
 }
@@ -227,8 +269,8 @@ els.sendForm.addEventListener('submit', async (event) => {
     els.messageLength.textContent = '0'
     add(sent.message)
     if (sent.auto_reply) add(sent.auto_reply)
+    state.stickToBottom = true
     render()
-    els.list.scrollTop = els.list.scrollHeight
     els.message.focus()
   } catch (err) {
     showError(els.sendError, err.message)
@@ -273,6 +315,15 @@ els.filterLimit.addEventListener('input', onFilterChange)
 els.channel.addEventListener('change', reloadWithFilters)
 $('filters').addEventListener('submit', (event) => event.preventDefault())
 
+// The list follows new messages while it is scrolled to its end, and stays put while the reader scrolls back.
+els.list.addEventListener('scroll', () => {
+  state.stickToBottom = els.list.scrollHeight - els.list.scrollTop - els.list.clientHeight < 40
+}, { passive: true })
+window.addEventListener('resize', () => {
+  if (state.stickToBottom) scrollToEnd()
+})
+
 els.player.value = localStorage.getItem('playerName') || ''
+state.view = filters()
 setConnection(false)
 load()

@@ -6,6 +6,7 @@
 --   print     Roblox joins its arguments with spaces (not tabs), one line on stdout
 --   warn      the same on stderr
 --   typeof    Luau's typeof, knowing EnumItem and Enum
+--   task      task.wait(seconds), returning the time that passed (task.lua)
 -- and nothing Luau lacks (io, require, dofile, loadfile, loadstring, package, debug), so a script that
 -- leans on plain-Lua globals fails here as it would in Roblox.
 --
@@ -13,6 +14,7 @@
 
 local enum = require("enum")
 local createHttpService = require("http-service")
+local createTask = require("task")
 
 local roblox = {}
 
@@ -62,6 +64,7 @@ function roblox.environment(config)
     os = { clock = os.clock, date = os.date, difftime = os.difftime, time = os.time },
     game = game,
     Enum = enum.Enum,
+    task = createTask(),
   }
   env.table.unpack = unpack
   env._G = env

@@ -32,18 +32,63 @@ export function requireLua(this: Mocha.Context): void {
   this.skip()
 }
 
+/** A script started through the stand-in that runs until it ends by itself or is stopped. */
+export type RunningScript = {
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** Calls `listener` after every chunk of output and once when the script has exited. */
+  readonly onActivity: (listener: () => void) => void
+  /** True once the process has exited. */
+  readonly exited: () => boolean
+  /** Resolves with the whole run once the process has exited. */
+  readonly done: Promise<LuaRun>
+  /** Sends SIGTERM (when still running) and resolves once the process has exited. */
+  readonly stop: () => Promise<LuaRun>
+}
+
+/**
+ * Starts a script through the stand-in. `serverUrl` goes behind the seed's placeholder URL;
+ * `rewrites` maps further URL prefixes (`--rewrite FROM=TO`).
+ */
+export const startRobloxScript = (
+  script: string,
+  serverUrl: string,
+  options: { readonly env?: Record<string, string>; readonly rewrites?: Record<string, string> } = {},
+): RunningScript => {
+  const rewrites = Object.entries(options.rewrites ?? {}).flatMap(([from, to]) => ['--rewrite', `${from}=${to}`])
+  const child = spawn('lua5.1', [RUNNER, ...rewrites, script], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ROBLOX_HTTP_ENABLED: 'true', MESSAGING_SERVER_URL: serverUrl, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  let exited = false
+  const listeners: Array<() => void> = []
+  const notify = () => listeners.forEach((listener) => listener())
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => ((stdout += chunk), notify()))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => ((stderr += chunk), notify()))
+  const done = new Promise<LuaRun>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code) => {
+      exited = true
+      notify()
+      resolve({ code, stdout, stderr })
+    })
+  })
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    onActivity: (listener) => void listeners.push(listener),
+    exited: () => exited,
+    done,
+    stop: () => {
+      if (!exited) child.kill('SIGTERM')
+      return done
+    },
+  }
+}
+
 /** Runs a script through the stand-in with `serverUrl` behind the seed's placeholder URL; resolves on exit. */
 export const runRobloxScript = (script: string, serverUrl: string, env: Record<string, string> = {}): Promise<LuaRun> =>
-  new Promise((resolve, reject) => {
-    const child = spawn('lua5.1', [RUNNER, script], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ROBLOX_HTTP_ENABLED: 'true', MESSAGING_SERVER_URL: serverUrl, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+  startRobloxScript(script, serverUrl, { env }).done

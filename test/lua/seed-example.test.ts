@@ -121,6 +121,16 @@ describe('roblox: the stand-in behaves like Roblox where tests depend on it', ()
     expect(run.stdout).to.match(/^false .*ApplicationJsonn is not a valid member of "Enum.HttpContentType"$/m)
   })
 
+  it('waits with task.wait at least the time asked (one frame when none) and returns the time that passed', async () => {
+    const run = await runRobloxScript(join(FIXTURES, 'task-wait.lua'), 'http://127.0.0.1:9')
+    expect(run.code, explain(run)).to.equal(0)
+    expect(run.stdout.split('\n'), explain(run)).to.include.members([
+      'waited: number true true',
+      'one frame: true',
+      "false invalid argument #1 to 'wait' (number expected, got string)",
+    ])
+  })
+
   describe('on the wire', () => {
     type Seen = { method: string; url: string; headers: IncomingHttpHeaders; body: string }
     let recorder: Server

@@ -1,7 +1,12 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { expect } from 'chai'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, Page, Route } from 'playwright-core'
 import { launchChromium } from '../support/chromium'
 import { postJson, startTestServer, type TestServer } from '../support/server'
+
+/** The little of the DOM these tests read, typed here since the test code itself runs in Node. */
+type PageGlobals = { document: { documentElement: { scrollWidth: number } } }
 
 describe('web: the tester page in Chromium', function () {
   this.timeout(60_000)
@@ -29,37 +34,50 @@ describe('web: the tester page in Chromium', function () {
     await server.close()
   })
 
-  const list = () => page.getByRole('list', { name: 'Messages, oldest first' })
+  const list = () => page.getByRole('list', { name: 'Chat log, oldest first' })
 
   it('shows the labelled controls', async () => {
-    await expect(await page.title()).to.match(/Roblox Messaging Server/)
-    for (const label of ['Player name', 'Message', 'Filter by player', 'Limit']) expect(await page.getByLabel(label, { exact: true }).count(), label).to.equal(1)
+    expect(await page.title()).to.match(/Roblox Messaging Server/)
+    // Loose matching, as a reader would look them up: each label names exactly one control.
+    for (const label of ['Player name', 'Message', 'Channel', 'Filter by player', 'Limit']) expect(await page.getByLabel(label).count(), label).to.equal(1)
+    expect(await page.getByLabel('Message').evaluate((el) => el.tagName)).to.equal('TEXTAREA')
     for (const name of ['Send', 'Clear all', 'Refresh']) expect(await page.getByRole('button', { name, exact: true }).isVisible(), name).to.equal(true)
   })
 
   it('sends a message and shows it with the reply set apart', async () => {
-    await page.getByLabel('Player name', { exact: true }).fill('Builderman')
-    await page.getByLabel('Message', { exact: true }).fill('Hello from the tester')
-    await page.getByRole('button', { name: 'Send', exact: true }).click()
+    await page.getByLabel('Player name').fill('Builderman')
+    await page.getByLabel('Message').fill('Hello from the tester')
+    await page.getByRole('button', { name: 'Send' }).click()
     await list().getByText('Hello from the tester').waitFor()
     const reply = list().locator('li.reply', { hasText: 'Hello Builderman!' })
     await reply.waitFor()
     expect(await reply.getByText('auto-reply').isVisible()).to.equal(true)
-    expect(await page.getByLabel('Message', { exact: true }).inputValue()).to.equal('')
+    expect(await page.getByLabel('Message').inputValue()).to.equal('')
     const stored = (await (await fetch(`${server.url}/api/messages`)).json()) as { count: number }
     expect(stored.count).to.equal(2)
+    await page.reload()
+    expect(await page.getByLabel('Player name').inputValue(), 'the player name is remembered').to.equal('Builderman')
   })
 
   it("shows the server's error text when a send is refused", async () => {
-    await page.getByLabel('Player name', { exact: true }).fill('Builderman')
-    await page.getByLabel('Message', { exact: true }).fill('x'.repeat(1001))
-    await page.getByRole('button', { name: 'Send', exact: true }).click()
+    await page.getByLabel('Player name').fill('Builderman')
+    await page.getByLabel('Message').fill('x'.repeat(1001))
+    await page.getByRole('button', { name: 'Send' }).click()
     const alert = page.getByRole('alert').filter({ hasText: 'message is longer than 1000 characters' })
     await alert.waitFor()
-    await page.getByLabel('Player name', { exact: true }).fill('   ')
-    await page.getByLabel('Message', { exact: true }).fill('hi')
-    await page.getByRole('button', { name: 'Send', exact: true }).click()
+    await page.getByLabel('Player name').fill('   ')
+    await page.getByLabel('Message').fill('hi')
+    await page.getByRole('button', { name: 'Send' }).click()
     await page.getByRole('alert').filter({ hasText: 'player_name must not be blank' }).waitFor()
+  })
+
+  it("shows the server's error text when a list is refused", async () => {
+    await page.getByLabel('Channel').fill('no spaces here')
+    await page.getByLabel('Channel').press('Tab')
+    await page.getByRole('alert').filter({ hasText: 'channel may only contain A-Z a-z 0-9 _ -' }).waitFor()
+    await page.getByLabel('Channel').fill('lobby')
+    await page.getByLabel('Channel').press('Tab')
+    await page.getByRole('alert').filter({ hasText: 'channel may only contain' }).waitFor({ state: 'hidden' })
   })
 
   it('asks before clearing, and keeps everything when told no', async () => {
@@ -87,7 +105,7 @@ describe('web: the tester page in Chromium', function () {
     await list().getByText(payload, { exact: true }).waitFor()
     expect(await list().getByText('<b>Mallory</b>', { exact: true }).count()).to.equal(1)
     expect(await list().locator('img, script, b').count()).to.equal(0)
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).to.equal(undefined)
+    expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).to.equal(undefined)
   })
 
   it('updates live over the stream when another client sends', async () => {
@@ -99,12 +117,53 @@ describe('web: the tester page in Chromium', function () {
     expect(Date.now() - started).to.be.below(4000)
   })
 
-  it('falls back to polling when the stream is not there', async () => {
+  // A server without the stream answers 404 (EventSource gives up); a broken network drops it (EventSource retries).
+  for (const [how, block] of [
+    ['answered 404', (route: Route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{"success":false,"error":"there is no GET /api/stream"}' })],
+    ['unreachable', (route: Route) => route.abort()],
+  ] as const) {
+    it(`falls back to polling every 5 s when the stream is ${how}`, async () => {
+      await page.route('**/api/stream**', block)
+      await page.reload()
+      await page.locator('#connection', { hasText: 'polling every 5 s' }).waitFor()
+      await postJson(`${server.url}/api/send`, { player_name: 'Poller', message: 'seen by polling' })
+      await list().getByText('seen by polling').waitFor({ timeout: 8000 })
+      expect(await page.locator('#connection').textContent()).to.equal('polling every 5 s')
+    })
+  }
+
+  it('keeps what the stream brought when a reload answers from before it', async () => {
+    await page.locator('#connection', { hasText: 'live' }).waitFor()
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    await page.route('**/api/messages?**', async (route) => {
+      const stale = await route.fetch() // read before the next message exists...
+      await released // ...and delivered only after the stream has shown it
+      const body = (await stale.json()) as { messages: unknown[] }
+      // A marker that shows when the page has taken this answer in.
+      body.messages.unshift({ id: 0, player_name: 'Marker', message: 'from the stale page', timestamp: new Date().toISOString(), type: 'player', channel: 'global' })
+      await route.fulfill({ response: stale, json: body })
+    })
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    await postJson(`${server.url}/api/send`, { player_name: 'Racer', message: 'newer than the reload' })
+    await list().getByText('newer than the reload').waitFor()
+    release()
+    await list().getByText('from the stale page').waitFor()
+    expect(await list().getByText('newer than the reload').count()).to.equal(1)
+    expect(await list().getByText('Hello Racer!').count()).to.equal(1)
+  })
+
+  it('leaves shown messages in place on a reload, adding only the new ones', async () => {
     await page.route('**/api/stream**', (route) => route.abort())
+    await postJson(`${server.url}/api/send`, { player_name: 'Ann', message: 'first' })
     await page.reload()
-    await page.locator('#connection', { hasText: 'polling every 5 s' }).waitFor()
-    await postJson(`${server.url}/api/send`, { player_name: 'Poller', message: 'seen by polling' })
-    await list().getByText('seen by polling').waitFor({ timeout: 8000 })
+    await list().getByText('first').waitFor()
+    await list().locator('li').first().evaluate((el) => Object.assign(el, { marked: true }))
+    await postJson(`${server.url}/api/send`, { player_name: 'Ann', message: 'second' })
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    await list().getByText('second').waitFor()
+    expect(await list().locator('li').count()).to.equal(4)
+    expect(await list().locator('li').first().evaluate((el) => (el as unknown as { marked?: boolean }).marked)).to.equal(true)
   })
 
   it("filters by player, whatever the name's case", async () => {
@@ -124,6 +183,19 @@ describe('web: the tester page in Chromium', function () {
     await postJson(`${server.url}/api/send`, { player_name: 'Bob', message: 'a'.repeat(300) })
     await page.getByRole('button', { name: 'Refresh' }).click()
     await list().getByText('a'.repeat(300)).waitFor()
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).to.be.at.most(375)
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.documentElement.scrollWidth)).to.be.at.most(375)
+  })
+})
+
+describe('web: the tester source', () => {
+  it('never hands text to an HTML parser', () => {
+    const source = readFileSync(join(__dirname, '..', '..', 'web', 'app.js'), 'utf8')
+    expect(source).to.not.match(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|createContextualFragment|DOMParser/)
+    expect(source).to.match(/textContent/)
+  })
+
+  it('has no inline script, style or event handler for the CSP to block', () => {
+    const html = readFileSync(join(__dirname, '..', '..', 'web', 'index.html'), 'utf8')
+    expect(html).to.not.match(/<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=/i)
   })
 })

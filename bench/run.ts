@@ -1,0 +1,252 @@
+import { execFileSync, spawnSync } from 'node:child_process'
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { buildServers, ENDPOINTS, load, longPolls, send, SERVER_NAMES, startServer, type Endpoint, type Load, type PollResult, type RunningServer, type ServerName } from './clients'
+
+/*
+ * `npm run bench`: our server against two baselines doing the same work,
+ * bare node:http (the practical limit of a Node process) and minimal Koa (the
+ * ceiling of our framework), each in its own process, driven in turn by
+ * autocannon from this one. Absolute numbers drift on a shared machine; the
+ * ratios measured in one run are what we track. A full run appends its
+ * tables to bench/results.md.
+ *
+ * `--smoke` runs every part briefly and writes nothing: the tests use it so
+ * that the benchmark cannot rot. Any setting can be changed for a quick look,
+ * e.g. `BENCH_ROUNDS=1 BENCH_SENDS=100000 npm run bench` (such a run is not
+ * recorded either). `BENCH_JSON=file` also writes the numbers as JSON.
+ */
+
+const SMOKE = process.argv.includes('--smoke')
+const DEFAULTS = SMOKE
+  ? { rounds: 1, seconds: 1, warmup: 0, connections: 16, waiters: 200, pollRounds: 1, sendsFirst: 2_000, sends: 10_000 }
+  : { rounds: 3, seconds: 2, warmup: 1, connections: 32, waiters: 5_000, pollRounds: 2, sendsFirst: 10_000, sends: 1_000_000 }
+type Settings = typeof DEFAULTS
+const settings = Object.fromEntries(
+  Object.entries(DEFAULTS).map(([key, value]) => [key, Number(process.env[`BENCH_${key.toUpperCase()}`] ?? value)]),
+) as Settings
+const CUSTOM = Object.keys(DEFAULTS).some((key) => process.env[`BENCH_${key.toUpperCase()}`] !== undefined)
+
+/** The targets of the issue, checked on the medians of one run. */
+const TARGET = { oursOverKoa: 0.9, memoryGrowthBytes: 20 * 1024 * 1024, pollDelay: 1.3, pollMemory: 1.5 }
+
+
+// ---------------------------------------------------------------------------------------------
+// Numbers and their printing
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1)
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+const verdict = (pass: boolean): string => (pass ? 'PASS' : 'FAIL')
+
+const lines: string[] = []
+const out = (line = ''): void => {
+  console.log(line)
+  lines.push(line)
+}
+
+type Verdict = { readonly target: string; readonly value: string; readonly pass: boolean }
+const verdicts: Verdict[] = []
+
+// ---------------------------------------------------------------------------------------------
+// Throughput: each endpoint of each server in turn, several rounds, the order rotating
+
+type ThroughputResults = Record<Endpoint, { rounds: Array<Record<ServerName, Load>> }>
+
+const throughput = async (): Promise<ThroughputResults> => {
+  const servers = await Promise.all(SERVER_NAMES.map(startServer))
+  try {
+    // Enough stored for a full page of 50, then warm every path up before anything is timed.
+    for (const server of servers) for (let i = 0; i < 30; i++) await send(server.url)
+    if (settings.warmup > 0)
+      for (const server of servers) for (const endpoint of ENDPOINTS) await load(server, endpoint, { connections: settings.connections, seconds: settings.warmup })
+
+    out(`## Throughput: ${settings.connections} connections, ${settings.seconds} s per run, ${settings.rounds} round(s)`)
+    out()
+    out('| endpoint | round | server | req/s | p50 ms | p99 ms | errors | server CPU µs/request |')
+    out('|---|---:|---|---:|---:|---:|---:|---:|')
+    const results = Object.fromEntries(ENDPOINTS.map((e) => [e, { rounds: [] }])) as unknown as ThroughputResults
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const endpoint of ENDPOINTS) {
+        const byServer: Partial<Record<ServerName, Load>> = {}
+        // Rotate the order each round so that no server always runs first or last.
+        const order = servers.map((_, i) => servers[(i + round - 1) % servers.length] as RunningServer)
+        for (const server of order) {
+          const r = await load(server, endpoint, { connections: settings.connections, seconds: settings.seconds })
+          byServer[server.name] = r
+          out(`| ${endpoint} | ${round} | ${server.name} | ${fmt(r.rps)} | ${r.p50} | ${r.p99} | ${r.errors} | ${fmt(r.cpuPerRequest, 1)} |`)
+        }
+        results[endpoint].rounds.push(byServer as Record<ServerName, Load>)
+      }
+    }
+    return results
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()))
+  }
+}
+
+const reportRatios = (results: ThroughputResults): void => {
+  out()
+  out('Ratios of req/s, per round and their median (the target is on the median against minimal Koa). By CPU: the inverse ratio of server CPU time per request, which other load on the machine disturbs less.')
+  out()
+  out('| endpoint | ours / minimal Koa | median | ours / node:http | median | by CPU: vs minimal Koa, vs node:http | target ≥ 0.90 vs Koa |')
+  out('|---|---|---:|---|---:|---|---|')
+  for (const endpoint of ENDPOINTS) {
+    const rounds = results[endpoint].rounds
+    const koa = rounds.map((r) => r.ours.rps / r['minimal Koa'].rps)
+    const node = rounds.map((r) => r.ours.rps / r['node:http'].rps)
+    const cpuKoa = median(rounds.map((r) => r['minimal Koa'].cpuPerRequest / r.ours.cpuPerRequest))
+    const cpuNode = median(rounds.map((r) => r['node:http'].cpuPerRequest / r.ours.cpuPerRequest))
+    const pass = median(koa) >= TARGET.oursOverKoa
+    verdicts.push({ target: `${endpoint}: ours / minimal Koa ≥ ${TARGET.oursOverKoa.toFixed(2)} (median req/s)`, value: median(koa).toFixed(2), pass })
+    const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ')
+    out(`| ${endpoint} | ${list(koa)} | **${median(koa).toFixed(2)}** | ${list(node)} | ${median(node).toFixed(2)} | ${cpuKoa.toFixed(2)}, ${cpuNode.toFixed(2)} | ${verdict(pass)} |`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Long polls: fresh servers each round, so that memory one round frees does not hide the next round's
+
+type PollResults = Record<ServerName, PollResult[]>
+
+const POLL_WARMUP = 100
+
+const polls = async (): Promise<PollResults> => {
+  out()
+  out(`## Long polls: ${fmt(settings.waiters)} held, then one send`)
+  out()
+  out('Each server fresh, warmed by one wave of 100 polls. Delay: from the send to the last complete answer at the client. Memory: what the held polls add to the server, after a full collection.')
+  out()
+  out('| server | round | delay to the last answer, ms | resident memory added, MB | of which V8 heap, MB |')
+  out('|---|---:|---:|---:|---:|')
+  const results = Object.fromEntries(SERVER_NAMES.map((n) => [n, []])) as unknown as PollResults
+  for (let round = 1; round <= settings.pollRounds; round++) {
+    const servers = await Promise.all(SERVER_NAMES.map(startServer))
+    try {
+      for (const server of servers) await longPolls(server, POLL_WARMUP)
+      const order = servers.map((_, i) => servers[(i + round - 1) % servers.length] as RunningServer)
+      for (const server of order) {
+        const r = await longPolls(server, settings.waiters)
+        results[server.name].push(r)
+        out(`| ${server.name} | ${round} | ${fmt(r.delayMs, 1)} | ${mb(r.rssBytes)} | ${mb(r.heapBytes)} |`)
+      }
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()))
+    }
+  }
+  const delay = (n: ServerName) => median(results[n].map((p) => p.delayMs))
+  const memory = (n: ServerName) => median(results[n].map((p) => p.rssBytes))
+  const delayRatio = delay('ours') / delay('node:http')
+  const memoryRatio = memory('ours') / memory('node:http')
+  out()
+  out('| median | ours | minimal Koa | node:http | ours / node:http | target |')
+  out('|---|---:|---:|---:|---:|---|')
+  out(`| delay, ms | ${fmt(delay('ours'), 1)} | ${fmt(delay('minimal Koa'), 1)} | ${fmt(delay('node:http'), 1)} | **${delayRatio.toFixed(2)}** | ≤ ${TARGET.pollDelay}: ${verdict(delayRatio <= TARGET.pollDelay)} |`)
+  out(`| memory, MB | ${mb(memory('ours'))} | ${mb(memory('minimal Koa'))} | ${mb(memory('node:http'))} | **${memoryRatio.toFixed(2)}** | ≤ ${TARGET.pollMemory}: ${verdict(memoryRatio <= TARGET.pollMemory)} |`)
+  verdicts.push(
+    { target: `long polls: delay to the last of ${fmt(settings.waiters)} ≤ ${TARGET.pollDelay} × node:http`, value: `${delayRatio.toFixed(2)}×`, pass: delayRatio <= TARGET.pollDelay },
+    { target: `long polls: their memory ≤ ${TARGET.pollMemory} × node:http`, value: `${memoryRatio.toFixed(2)}×`, pass: memoryRatio <= TARGET.pollMemory },
+  )
+  return results
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory under many sends: ours alone, fresh, sampled along the way
+
+type MemorySample = { readonly sends: number; readonly rssBytes: number; readonly heapBytes: number }
+
+const memory = async (): Promise<MemorySample[]> => {
+  out()
+  out(`## Memory of ours under ${fmt(settings.sends)} sends`)
+  out()
+  const checkpoints = [...new Set([settings.sendsFirst, 100_000, 250_000, 500_000, settings.sends])]
+    .filter((n) => n >= settings.sendsFirst && n <= settings.sends)
+    .sort((a, b) => a - b)
+  const server = await startServer('ours')
+  const samples: MemorySample[] = []
+  const began = Date.now()
+  try {
+    let done = 0
+    for (const checkpoint of checkpoints) {
+      const r = await load(server, 'POST /api/send', { connections: settings.connections, amount: checkpoint - done })
+      if (r.errors > 0) throw new Error(`${r.errors} sends failed on the way to ${fmt(checkpoint)}`)
+      done = checkpoint
+      samples.push({ sends: done, rssBytes: await server.ask('rss'), heapBytes: await server.ask('heap') })
+    }
+  } finally {
+    await server.stop()
+  }
+  out('| after sends | resident MB | V8 heap MB |')
+  out('|---:|---:|---:|')
+  for (const s of samples) out(`| ${fmt(s.sends)} | ${mb(s.rssBytes)} | ${mb(s.heapBytes)} |`)
+  const first = samples[0] as MemorySample
+  const last = samples[samples.length - 1] as MemorySample
+  const growth = last.rssBytes - first.rssBytes
+  const pass = growth <= TARGET.memoryGrowthBytes
+  out()
+  out(`Growth from ${fmt(first.sends)} to ${fmt(last.sends)} sends: ${mb(growth)} MB resident, ${mb(last.heapBytes - first.heapBytes)} MB heap (target ≤ 20 MB resident: ${verdict(pass)}); ${fmt((settings.sends / (Date.now() - began)) * 1000)} sends/s.`)
+  verdicts.push({ target: `memory after ${fmt(last.sends)} sends within 20 MB of after ${fmt(first.sends)}`, value: `${mb(growth)} MB`, pass })
+  return samples
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Thousands of held polls need as many descriptors here and in the server: raise the soft limit to the hard one when short. */
+const ensureDescriptors = (): void => {
+  const needed = settings.waiters + 1_000
+  const soft = Number(execFileSync('/bin/sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim())
+  if (!Number.isFinite(soft) || soft >= needed) return
+  if (process.env.BENCH_RAISED_LIMIT !== undefined) throw new Error(`${settings.waiters} long polls need ${needed} file descriptors; the limit is ${soft} (see ulimit -n)`)
+  const again = spawnSync('/bin/sh', ['-c', `ulimit -n ${needed} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`, 'sh', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_RAISED_LIMIT: '1' },
+  })
+  process.exit(again.status ?? 1)
+}
+
+const machine = (): string => `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${mb(totalmem())} MB, Node ${process.version}`
+
+const main = async (): Promise<void> => {
+  ensureDescriptors()
+  const began = Date.now()
+  buildServers()
+  console.log(`${SMOKE ? 'Smoke run' : 'Benchmark'} on ${machine()}\n`)
+  const phases: Array<[string, number]> = []
+  const timed = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now()
+    const result = await work()
+    phases.push([phase, Math.round((Date.now() - t0) / 1000)])
+    return result
+  }
+  const results = { throughput: await timed('throughput', throughput), polls: {} as PollResults, memory: [] as MemorySample[] }
+  reportRatios(results.throughput)
+  results.polls = await timed('long polls', polls)
+  results.memory = await timed('memory', memory)
+
+  out()
+  out('## Targets')
+  out()
+  for (const v of verdicts) out(`- ${verdict(v.pass)}: ${v.target} (${v.value})`)
+  const seconds = Math.round((Date.now() - began) / 1000)
+  out()
+  out(`The run took ${seconds} s (${phases.map(([phase, s]) => `${phase} ${s} s`).join(', ')}).`)
+
+  if (process.env.BENCH_JSON !== undefined) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ settings, seconds, verdicts, ...results }, null, 2))
+  if (!SMOKE && !CUSTOM) {
+    const file = join(__dirname, 'results.md')
+    if (!existsSync(file))
+      writeFileSync(file, '# Benchmark results\n\nOne section per run of `npm run bench`, newest last. Ratios from one run are what we compare; absolute numbers depend on the machine and on whatever else it was doing.\n')
+    appendFileSync(file, `\n# ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${machine()}\n\n${lines.join('\n')}\n`)
+    console.log(`\nAppended to ${file}`)
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exit(1)
+})

@@ -8,7 +8,8 @@ import { createMemoryMessageStore } from '../../adapters/memory/memory-message-s
 import { autoReplyFromTemplate } from '../../domain/auto-reply'
 import type { MessageRepository } from '../../domain/message-repository'
 import { postJson, startTestServer, type TestServer } from '../support/server'
-import { listen, parseRawAnswer, rawRequest, rawSocket } from './raw'
+import { listen } from '../support/server'
+import { parseRawAnswer, rawRequest, rawSocket } from './raw'
 
 /*
  * What the server says when something goes wrong on its side: a broken

@@ -1,6 +1,5 @@
-import { createServer, request as httpRequest, type Agent, type IncomingHttpHeaders, type Server } from 'node:http'
-import { connect, type AddressInfo } from 'node:net'
-import type Koa from 'koa'
+import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http'
+import { connect } from 'node:net'
 
 /*
  * Requests that fetch cannot make: paths fetch would normalise (`/../x`),
@@ -78,20 +77,4 @@ export const parseRawAnswer = (raw: string): { status: number; head: string; bod
   const body = split === -1 ? '' : raw.slice(split + 4)
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0)
   return { status, head, body }
-}
-
-/** Serves any Koa app on a free loopback port: for apps built with hand-made dependencies. */
-export const listen = async (app: Koa): Promise<{ url: string; server: Server; close: () => Promise<void> }> => {
-  const server = createServer(app.callback())
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      }),
-  }
 }

@@ -1,3 +1,4 @@
+import type Koa from 'koa'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createApp, type AppDeps } from '../../adapters/http/app'
@@ -35,14 +36,17 @@ export const startTestServer = async (options: TestServerOptions = {}): Promise<
     messages: store,
     feed: store,
   })
+  return { ...(await listen(app)), store, logged }
+}
+
+/** Serves any Koa app on a free loopback port: for apps built with hand-made dependencies too. */
+export const listen = async (app: Koa): Promise<{ url: string; server: Server; close: () => Promise<void> }> => {
   const server = createServer(app.callback())
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
     server,
-    store,
-    logged,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())

@@ -25,7 +25,10 @@ export const sendIdempotently = (deps: {
 }) =>
   (input: SendInput, key: string | undefined): TE.TaskEither<SendError | IdempotencyError, Delivery> =>
     async () => {
-      if (key === undefined) return E.map((conversation: Conversation) => ({ conversation, replayed: false }))(await deps.send(input)())
+      if (key === undefined) {
+        const sent = await deps.send(input)()
+        return E.isLeft(sent) ? sent : E.right({ conversation: sent.right, replayed: false })
+      }
       const fingerprint = fingerprintOf(input)
       const claim = await deps.keys.claim(key, fingerprint)()
       if (E.isLeft(claim)) return claim

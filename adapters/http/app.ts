@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { bodyParser } from '@koa/bodyparser'
 import cors from '@koa/cors'
 import Router from '@koa/router'
 import * as E from 'fp-ts/Either'
@@ -20,8 +19,9 @@ import type { Clock } from '../../domain/clock'
 import type { MessageFeed, MessageRepository } from '../../domain/message-repository'
 import { ClearQuery, decode, LastEventId, pageQueryCodec, SendBody, StreamQuery, type PageQuery } from './codecs'
 import { eventStreams } from './event-stream'
+import { readJsonBody } from './json-body'
 import { problemOf, type UseCaseError } from './problems'
-import { messageJson, pageJson } from './wire'
+import { freshMessageJson, messageJson, pageJson } from './wire'
 
 export type Logger = { readonly error: (message: string, detail?: unknown) => void }
 
@@ -108,33 +108,34 @@ export const createApp = (deps: AppDeps): Koa => {
     ctx.body = { success: true, status: 'running', endpoints: ENDPOINTS }
   })
 
-  router.post(
-    '/api/send',
-    requireJson,
-    bodyParser({ enableTypes: ['json'], jsonLimit: bodyLimit, jsonStrict: false, encoding: 'utf-8' }),
-    async (ctx) => {
-      const raw: unknown = ctx.request.body
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-        return refuse(ctx, 400, 'the request body must be a JSON object such as {"player_name": "...", "message": "..."}')
-      const body = decode(SendBody)(raw)
-      if (E.isLeft(body)) return refuse(ctx, 400, body.left)
-      const key = idempotencyKey(ctx)
-      if (E.isLeft(key)) return refuse(ctx, 400, key.left)
-      const sent = await send({
-        playerName: body.right.player_name,
-        message: body.right.message,
-        channel: body.right.channel,
-        userId: body.right.user_id,
-      }, key.right)()
-      if (E.isLeft(sent)) return answerError(ctx, sent.left, log)
-      const { conversation, replayed } = sent.right
-      if (replayed) ctx.set('Idempotent-Replayed', 'true')
-      answerJson(
-        ctx,
-        `{"success":true,"message":${messageJson(conversation.message)},"auto_reply":${conversation.reply === undefined ? 'null' : messageJson(conversation.reply)}}`,
-      )
-    },
-  )
+  router.post('/api/send', async (ctx) => {
+    // `is` answers null for a request without a body and false for another type: both are refused.
+    if (!ctx.is('application/json', 'application/*+json'))
+      return refuse(ctx, 415, 'the request body must be JSON, sent with Content-Type: application/json')
+    const read = await readJsonBody(ctx.req, bodyLimit)
+    if (!read.ok) return refuse(ctx, read.status, read.error)
+    const raw = read.value
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      return refuse(ctx, 400, 'the request body must be a JSON object such as {"player_name": "...", "message": "..."}')
+    const body = decode(SendBody)(raw)
+    if (E.isLeft(body)) return refuse(ctx, 400, body.left)
+    const key = idempotencyKey(ctx)
+    if (E.isLeft(key)) return refuse(ctx, 400, key.left)
+    const sent = await send({
+      playerName: body.right.player_name,
+      message: body.right.message,
+      channel: body.right.channel,
+      userId: body.right.user_id,
+    }, key.right)()
+    if (E.isLeft(sent)) return answerError(ctx, sent.left, log)
+    const { conversation, replayed } = sent.right
+    if (replayed) ctx.set('Idempotent-Replayed', 'true')
+    // A new message is serialised once, here; caching its JSON would cost more than it saves (see wire.ts).
+    answerJson(
+      ctx,
+      `{"success":true,"message":${freshMessageJson(conversation.message)},"auto_reply":${conversation.reply === undefined ? 'null' : freshMessageJson(conversation.reply)}}`,
+    )
+  })
 
   router.get('/api/messages', async (ctx) => {
     const query = pageQuery(ctx.query)
@@ -264,15 +265,6 @@ const idempotencyKey = (ctx: Koa.Context): E.Either<string, string | undefined> 
   const value = ctx.get('Idempotency-Key')
   if (value === '') return E.right(undefined)
   return IDEMPOTENCY_KEY.test(value) ? E.right(value) : E.left('the Idempotency-Key header must be 1–255 printable ASCII characters')
-}
-
-const requireJson: Koa.Middleware = async (ctx, next) => {
-  // `is` answers null for a request without a body and false for another type: both are refused.
-  if (!ctx.is('application/json', 'application/*+json')) {
-    refuse(ctx, 415, 'the request body must be JSON, sent with Content-Type: application/json')
-    return
-  }
-  await next()
 }
 
 /** The query's cursor, since, limit and wait as the use cases take them. */

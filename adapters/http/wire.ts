@@ -27,6 +27,9 @@ export const toWire = (m: Message): WireMessage => {
   return wire
 }
 
+/** A message's JSON without remembering it: for an answer that carries a message once, such as a send's. */
+export const freshMessageJson = (m: Message): string => JSON.stringify(toWire(m))
+
 /*
  * Messages never change once stored, so each is turned into JSON once and the
  * text reused by every answer and stream event that carries it: a page of 50

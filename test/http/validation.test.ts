@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib'
 import { postJson, startTestServer, type TestServer, type TestServerOptions } from '../support/server'
 import { parseRawAnswer, rawRequest, rawSocket } from './raw'
 
@@ -270,6 +271,101 @@ describe('HTTP API: bad input', () => {
     it('refuses a POST with no body and no content type with 415', async () => {
       await start()
       await expectRefusal(await fetch(`${t.url}/api/send`, { method: 'POST' }), 415, /application\/json/)
+    })
+
+    // Roblox's PostAsync compresses the body with gzip when its `compress` argument is true.
+    for (const [encoding, compress] of [
+      ['gzip', gzipSync],
+      ['deflate', deflateSync],
+      ['br', brotliCompressSync],
+    ] as const) {
+      it(`reads a ${encoding}-compressed body`, async () => {
+        await start()
+        const answer = await rawRequest(t.url, {
+          method: 'POST',
+          path: '/api/send',
+          headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+          body: compress(Buffer.from(JSON.stringify({ player_name: 'Bob', message: 'squeezed' }))),
+        })
+        expect(answer.status, answer.text).to.equal(200)
+        expect(answer.json).to.nested.include({ 'message.message': 'squeezed' })
+        expect(await storedCount()).to.equal(2)
+      })
+    }
+
+    it('applies the 64 KiB limit to the decompressed body, so a small bomb is refused with 413', async () => {
+      await start()
+      const bomb = gzipSync(Buffer.from(JSON.stringify({ player_name: 'Bob', message: 'x'.repeat(10 * 1024 * 1024) })))
+      expect(bomb.length).to.be.below(64 * 1024)
+      const answer = await rawRequest(t.url, {
+        method: 'POST',
+        path: '/api/send',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body: bomb,
+      })
+      expect(answer.status).to.equal(413)
+      expect(answer.json).to.deep.include({ success: false })
+      expect(await storedCount()).to.equal(0)
+    })
+
+    it('refuses a body that claims gzip but is not with 400 naming the encoding', async () => {
+      await start()
+      const answer = await rawRequest(t.url, {
+        method: 'POST',
+        path: '/api/send',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body: JSON.stringify({ player_name: 'Bob', message: 'hi' }),
+      })
+      expect(answer.status).to.equal(400)
+      expect((answer.json as Refusal).error).to.match(/gzip/)
+      expect(await storedCount()).to.equal(0)
+    })
+
+    it('refuses an unknown Content-Encoding with 415 naming it', async () => {
+      await start()
+      const answer = await rawRequest(t.url, {
+        method: 'POST',
+        path: '/api/send',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'compress' },
+        body: JSON.stringify({ player_name: 'Bob', message: 'hi' }),
+      })
+      expect(answer.status).to.equal(415)
+      expect((answer.json as Refusal).error).to.match(/Content-Encoding "compress"/)
+      expect(await storedCount()).to.equal(0)
+    })
+
+    it('refuses JSON declared in another charset than UTF-8 with 415', async () => {
+      await start()
+      const body = JSON.stringify({ player_name: 'Bob', message: 'hi' })
+      await expectRefusal(await sendRaw(body, 'application/json; charset=iso-8859-1'), 415, /UTF-8/)
+      const answer = await sendRaw(body, 'application/json; charset="UTF-8"')
+      expect(answer.status).to.equal(200)
+    })
+
+    it('keeps the connection usable after refusing an oversized body', async () => {
+      await start()
+      const { Agent } = await import('node:http')
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+      try {
+        const oversized = await rawRequest(t.url, {
+          method: 'POST',
+          path: '/api/send',
+          headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+          body: JSON.stringify({ player_name: 'Bob', message: 'x'.repeat(200 * 1024) }),
+          agent,
+        })
+        expect(oversized.status).to.equal(413)
+        const next = await rawRequest(t.url, {
+          method: 'POST',
+          path: '/api/send',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ player_name: 'Bob', message: 'after' }),
+          agent,
+        })
+        expect(next.status, next.text).to.equal(200)
+      } finally {
+        agent.destroy()
+      }
     })
 
     it('reads only content-length bytes: a length that cuts the JSON short leaves malformed JSON, refused with 400', async () => {

@@ -1,0 +1,113 @@
+import type { IncomingMessage } from 'node:http'
+import type { Readable, Transform } from 'node:stream'
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
+
+/*
+ * Reads a JSON request body. It replaces @koa/bodyparser on POST /api/send,
+ * where the parser's general machinery (type sniffing, a promise chain of
+ * three libraries, a body for every content type) was the largest single
+ * cost of a send; the measurements are in ARCHITECTURE.md. What it keeps:
+ * the byte limit on the decoded body (413, announced or counted), gzip,
+ * deflate and br bodies (Roblox's PostAsync compresses when asked to), UTF-8
+ * only, and malformed JSON as a 400.
+ */
+
+export type BodyRefusal = { readonly status: 400 | 413 | 415; readonly error: string }
+
+/** The parsed JSON (undefined for an empty body), or why the body is refused. */
+export type BodyRead = { readonly ok: true; readonly value: unknown } | ({ readonly ok: false } & BodyRefusal)
+
+const refused = (status: BodyRefusal['status'], error: string): BodyRead => ({ ok: false, status, error })
+
+const decoderFor = (encoding: string): (() => Transform) | undefined => {
+  switch (encoding) {
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip
+    case 'deflate':
+      return createInflate
+    case 'br':
+      return createBrotliDecompress
+    default:
+      return undefined
+  }
+}
+
+const UTF8_CHARSET = /;\s*charset\s*=\s*"?utf-?8"?\s*(;|$)/i
+const ANY_CHARSET = /;\s*charset\s*=/i
+
+/**
+ * Rejects with the stream's error when the client goes away mid-body, so
+ * that nothing half-read is ever stored; the caller's error boundary knows
+ * such errors and answers no one.
+ */
+export const readJsonBody = (req: IncomingMessage, limit: number): Promise<BodyRead> => {
+  const type = req.headers['content-type'] ?? ''
+  if (ANY_CHARSET.test(type) && !UTF8_CHARSET.test(type)) return Promise.resolve(refused(415, 'the request body must be JSON in UTF-8 (charset=utf-8 or none)'))
+  const tooLarge = () => refused(413, `the request body is larger than ${Math.floor(limit / 1024)} KiB`)
+
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
+  let decoder: Transform | undefined
+  if (encoding !== 'identity' && encoding !== '') {
+    const makeDecoder = decoderFor(encoding)
+    if (makeDecoder === undefined)
+      return Promise.resolve(refused(415, `the Content-Encoding ${JSON.stringify(encoding)} is not supported; send gzip, deflate, br or none`))
+    decoder = req.pipe(makeDecoder())
+    // A decoder error after the answer is settled (bytes still arriving) must not crash the process.
+    decoder.on('error', () => undefined)
+  } else {
+    // An announced length over the limit is refused before a byte is read.
+    const announced = Number(req.headers['content-length'] ?? 0)
+    if (announced > limit) return Promise.resolve(tooLarge())
+  }
+
+  const source: Readable = decoder ?? req
+  return new Promise<BodyRead>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const finish = (result: BodyRead | Error) => {
+      source.off('data', onData)
+      source.off('end', onEnd)
+      source.off('error', onError)
+      req.off('close', onClose)
+      if (result instanceof Error) reject(result)
+      else resolve(result)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        // Stop decoding and let the rest of the request drain, so the connection stays usable.
+        if (decoder !== undefined) {
+          req.unpipe(decoder)
+          decoder.destroy()
+        }
+        finish(tooLarge())
+        req.resume()
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = () => {
+      const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)).toString('utf8')
+      if (text.trim() === '') return finish({ ok: true, value: undefined })
+      try {
+        finish({ ok: true, value: JSON.parse(text) as unknown })
+      } catch {
+        finish(refused(400, 'the request body is not valid JSON'))
+      }
+    }
+    const onError = (err: Error) => {
+      // A body that does not decompress is the client's mistake; a broken connection (seen on req itself) is no one's to answer.
+      if (decoder === undefined) return finish(err)
+      finish(refused(400, `the request body is not valid ${encoding} data`))
+      req.resume()
+    }
+    const onClose = () => {
+      if (!req.complete) finish(Object.assign(new Error('the client went away mid-body'), { code: 'ECONNABORTED' }))
+    }
+    source.on('data', onData)
+    source.on('end', onEnd)
+    source.on('error', onError)
+    req.on('close', onClose)
+  })
+}

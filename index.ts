@@ -18,7 +18,7 @@ export { sendIdempotently, type Delivery, type IdempotencyError } from './applic
 export { PAGE_LIMIT_MAX, PAGE_LIMIT_DEFAULT_AFTER_CURSOR, type PageInput, type Wait } from './application/read-page'
 export { createMemoryMessageStore, type MemoryMessageStore, type MemoryStoreOptions } from './adapters/memory/memory-message-store'
 export { createMemoryIdempotencyKeys, type MemoryIdempotencyOptions } from './adapters/memory/memory-idempotency-keys'
-export { createApp, ENDPOINTS, DEFAULT_BODY_LIMIT_BYTES, type AppDeps, type Logger } from './adapters/http/app'
+export { createApp, createRequestListener, ENDPOINTS, DEFAULT_BODY_LIMIT_BYTES, type AppDeps, type Logger } from './adapters/http/app'
 export { toWire, type WireMessage } from './adapters/http/wire'
 export { readConfig, DEFAULTS, type Config } from './adapters/config'
 export { startServer, IDEMPOTENCY_RETENTION_MS, type RunningServer } from './adapters/http/server'

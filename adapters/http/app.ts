@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import cors from '@koa/cors'
 import Router from '@koa/router'
@@ -10,16 +11,16 @@ import { listByPlayer } from '../../application/list-by-player'
 import { listChannels } from '../../application/list-channels'
 import { listMessages } from '../../application/list-messages'
 import { followMessages } from '../../application/follow-messages'
-import type { PageInput } from '../../application/read-page'
 import { sendIdempotently } from '../../application/send-idempotently'
 import { sendMessage } from '../../application/send-message'
 import type { IdempotencyKeys } from '../../domain/idempotency'
 import type { AutoReply } from '../../domain/auto-reply'
 import type { Clock } from '../../domain/clock'
 import type { MessageFeed, MessageRepository } from '../../domain/message-repository'
-import { ClearQuery, decode, LastEventId, pageQueryCodec, SendBody, StreamQuery, type PageQuery } from './codecs'
+import { ClearQuery, decode, LastEventId, pageQueryCodec, SendBody, StreamQuery } from './codecs'
 import { eventStreams } from './event-stream'
 import { readJsonBody } from './json-body'
+import { EXPOSED_HEADERS, heldPolls, pageRequest, type HeldPolls, type PageRequest } from './long-poll'
 import { problemOf, type UseCaseError } from './problems'
 import { freshMessageJson, messageJson, pageJson } from './wire'
 
@@ -70,7 +71,26 @@ export const ENDPOINTS = [
 
 const silentLog: Logger = { error: () => undefined }
 
-export const createApp = (deps: AppDeps): Koa => {
+/**
+ * The Koa app alone, to mount in a Koa program of your own. Long polls work
+ * through it too, but each held poll then also keeps Koa's context alive:
+ * to serve on node:http, prefer `createRequestListener`.
+ */
+export const createApp = (deps: AppDeps): Koa => buildHttp(deps).app
+
+/**
+ * The request listener for `http.createServer`: held long polls are answered
+ * below Koa (see long-poll.ts), everything else by the Koa app.
+ */
+export const createRequestListener = (deps: AppDeps): ((req: IncomingMessage, res: ServerResponse) => void) => {
+  const { app, polls } = buildHttp(deps)
+  const koa = app.callback()
+  return (req, res) => {
+    if (!polls.take(req, res)) void koa(req, res)
+  }
+}
+
+const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly polls: HeldPolls } => {
   const log = deps.log ?? silentLog
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES
   const send = sendIdempotently({
@@ -84,6 +104,7 @@ export const createApp = (deps: AppDeps): Koa => {
   const follow = followMessages({ messages: deps.messages, feed: deps.feed })
   const streams = eventStreams(deps.heartbeatMs, deps.shutdown)
   const pageQuery = decode(pageQueryCodec(deps.longPollMaxSeconds))
+  const polls = heldPolls({ list, listPlayer, pageQuery, corsOrigins: deps.corsOrigins, shutdown: deps.shutdown, logError: log.error })
 
   const app = new Koa()
   // Koa reports failures outside the middleware chain here, a client hanging up mid-answer among them.
@@ -97,7 +118,7 @@ export const createApp = (deps: AppDeps): Koa => {
       origin: deps.corsOrigins === '*' ? '*' : allowListedOrigin(deps.corsOrigins),
       allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
       allowHeaders: ['Content-Type', 'Authorization', 'X-Api-Key', 'Idempotency-Key', 'Last-Event-ID'],
-      exposeHeaders: ['Idempotent-Replayed', 'Retry-After'],
+      exposeHeaders: [...EXPOSED_HEADERS],
       maxAge: 600,
     }),
   )
@@ -140,9 +161,10 @@ export const createApp = (deps: AppDeps): Koa => {
   router.get('/api/messages', async (ctx) => {
     const query = pageQuery(ctx.query)
     if (E.isLeft(query)) return refuse(ctx, 400, query.left)
-    const input = pageInput(query.right, ctx, deps.shutdown)
-    if (E.isLeft(input)) return refuse(ctx, 400, input.left)
-    const page = await list({ ...input.right, channel: query.right.channel })()
+    const request = pageRequest(query.right, undefined)
+    if (E.isLeft(request)) return refuse(ctx, 400, request.left)
+    if (request.right.input.wait !== undefined) return holdBelowKoa(ctx, polls, request.right)
+    const page = await list(request.right.input)()
     if (E.isLeft(page)) return answerError(ctx, page.left, log)
     answerJson(ctx, pageJson(page.right))
   })
@@ -150,13 +172,10 @@ export const createApp = (deps: AppDeps): Koa => {
   router.get('/api/messages/:player_name', async (ctx) => {
     const query = pageQuery(ctx.query)
     if (E.isLeft(query)) return refuse(ctx, 400, query.left)
-    const input = pageInput(query.right, ctx, deps.shutdown)
-    if (E.isLeft(input)) return refuse(ctx, 400, input.left)
-    const page = await listPlayer({
-      ...input.right,
-      playerName: ctx.params.player_name ?? '',
-      channel: query.right.channel,
-    })()
+    const request = pageRequest(query.right, ctx.params.player_name ?? '')
+    if (E.isLeft(request)) return refuse(ctx, 400, request.left)
+    if (request.right.input.wait !== undefined) return holdBelowKoa(ctx, polls, request.right)
+    const page = await listPlayer({ ...request.right.input, playerName: request.right.player ?? '' })()
     if (E.isLeft(page)) return answerError(ctx, page.left, log)
     answerJson(ctx, pageJson(page.right, `"player_name":${JSON.stringify(page.right.playerName)},`))
   })
@@ -232,7 +251,13 @@ export const createApp = (deps: AppDeps): Koa => {
     refuse(ctx, 404, `there is no ${ctx.method} ${ctx.path}; GET /api lists the endpoints`)
   })
 
-  return app
+  return { app, polls }
+}
+
+/** A long poll that reached the router: Koa steps aside and the poll is held and answered on the raw response. */
+const holdBelowKoa = (ctx: Koa.Context, polls: HeldPolls, request: PageRequest): void => {
+  ctx.respond = false
+  polls.hold(ctx.req, ctx.res, request)
 }
 
 /** Once shutting down, every answer closes its connection, so the server can finish closing. */
@@ -265,31 +290,6 @@ const idempotencyKey = (ctx: Koa.Context): E.Either<string, string | undefined> 
   const value = ctx.get('Idempotency-Key')
   if (value === '') return E.right(undefined)
   return IDEMPOTENCY_KEY.test(value) ? E.right(value) : E.left('the Idempotency-Key header must be 1–255 printable ASCII characters')
-}
-
-/** The query's cursor, since, limit and wait as the use cases take them. */
-const pageInput = (query: PageQuery, ctx: Koa.Context, shutdown: AbortSignal | undefined): E.Either<string, PageInput> => {
-  if (query.wait !== undefined && query.after === undefined)
-    return E.left('wait needs after: a long poll waits for messages after a cursor (pass the next_after of your last answer)')
-  return E.right({
-    cursor: query.after === undefined ? undefined : { after: query.after, epoch: query.epoch },
-    since: query.since,
-    limit: query.limit,
-    wait: query.wait === undefined ? undefined : { ms: query.wait * 1000, signal: waitSignal(ctx, shutdown) },
-  })
-}
-
-/**
- * Aborts when the client goes away before its answer is written, so a held
- * long poll is released at once, or when the server shuts down.
- */
-const waitSignal = (ctx: Koa.Context, shutdown: AbortSignal | undefined): AbortSignal => {
-  const controller = new AbortController()
-  const onClose = () => {
-    if (!ctx.res.writableFinished) controller.abort()
-  }
-  ctx.res.once('close', onClose)
-  return shutdown === undefined ? controller.signal : AbortSignal.any([controller.signal, shutdown])
 }
 
 const allowListedOrigin = (origins: ReadonlyArray<string>) => (ctx: Koa.Context): string => {

@@ -3,7 +3,7 @@ import { autoReplyFromTemplate } from '../../domain/auto-reply'
 import type { Config } from '../config'
 import { createMemoryIdempotencyKeys } from '../memory/memory-idempotency-keys'
 import { createMemoryMessageStore, type MemoryMessageStore } from '../memory/memory-message-store'
-import { createApp, type Logger } from './app'
+import { createRequestListener, type Logger } from './app'
 
 export type RunningServer = {
   readonly server: Server
@@ -25,7 +25,7 @@ const consoleLog: Logger = { error: (message, detail) => console.error(message, 
 export const startServer = async (config: Config, log: Logger = consoleLog): Promise<RunningServer> => {
   const store = createMemoryMessageStore({ maxMessages: config.MAX_MESSAGES, maxChannels: config.MAX_CHANNELS })
   const shutdown = new AbortController()
-  const app = createApp({
+  const listener = createRequestListener({
     shutdown: shutdown.signal,
     messages: store,
     feed: store,
@@ -37,7 +37,7 @@ export const startServer = async (config: Config, log: Logger = consoleLog): Pro
     longPollMaxSeconds: config.LONG_POLL_MAX_SECONDS,
     log,
   })
-  const server = createServer(app.callback())
+  const server = createServer(listener)
   // Keep-alive sockets outlive a game server's request; closing them lets shutdown finish promptly.
   server.keepAliveTimeout = 65_000
   await new Promise<void>((resolve, reject) => {

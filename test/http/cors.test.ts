@@ -1,5 +1,6 @@
 import { expect } from 'chai'
 import { startTestServer, type TestServer, type TestServerOptions } from '../support/server'
+import { until } from '../support/until'
 import { rawRequest, type RawRequest } from './raw'
 
 /*
@@ -121,5 +122,43 @@ describe('HTTP API: CORS', () => {
       })
       expect(answer.status).to.equal(200)
     })
+  })
+
+  describe('a held long poll', () => {
+    // Held polls are answered below Koa (adapters/http/long-poll.ts): their headers must be exactly Koa's.
+    const comparable = (headers: Record<string, unknown>) => {
+      const { date, 'content-length': _length, connection, 'keep-alive': _keepAlive, ...rest } = headers
+      void date, _length, connection, _keepAlive
+      return rest
+    }
+
+    for (const [label, corsOrigins, origins] of [
+      ['open to every origin', '*', [GAME, undefined]],
+      ['limited to configured origins', ['https://a.example'], ['https://a.example', 'https://b.example', undefined]],
+    ] as const) {
+      for (const via of ['listener', 'koa'] as const) {
+        it(`answers with the same headers as an immediate list, ${label} (${via})`, async () => {
+          await start({ corsOrigins, via, autoReplyTemplate: '' })
+          for (const origin of origins) {
+            const headers: Record<string, string> = origin === undefined ? {} : { origin }
+            const immediate = await req({ path: '/api/messages?after=0', headers })
+            const after = (immediate.json as { next_after: number }).next_after
+            const held = req({ path: `/api/messages?after=${after}&wait=20`, headers })
+            const heldForPlayer = req({ path: `/api/messages/Bob?after=${after}&wait=20`, headers })
+            await until(() => t.store.listenerCount() === 2)
+            expect((await sendFrom(GAME)).status).to.equal(200)
+            const woken = await held
+            const wokenForPlayer = await heldForPlayer
+            const expired = await req({ path: `/api/messages?after=${after + 1}&wait=0.1`, headers })
+            for (const answer of [woken, wokenForPlayer, expired]) {
+              expect(answer.status).to.equal(200)
+              expect(comparable(answer.headers), String(origin)).to.deep.equal(comparable(immediate.headers))
+            }
+            expect(woken.json).to.deep.include({ count: 1, next_after: after + 1 })
+            expect(expired.json).to.deep.include({ count: 0, next_after: after + 1 })
+          }
+        })
+      }
+    }
   })
 })

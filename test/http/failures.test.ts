@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import * as TE from 'fp-ts/TaskEither'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createApp, type Logger } from '../../adapters/http/app'
+import { createApp, createRequestListener, type AppDeps, type Logger } from '../../adapters/http/app'
 import { createMemoryIdempotencyKeys } from '../../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore } from '../../adapters/memory/memory-message-store'
 import { autoReplyFromTemplate } from '../../domain/auto-reply'
@@ -24,11 +24,11 @@ const SECRET = 'secret detail'
 type Logged = Array<{ message: string; detail: unknown }>
 
 /** An app on the real memory store with some of its operations swapped for broken ones. */
-const brokenApp = async (broken: Partial<MessageRepository>) => {
+const brokenApp = async (broken: Partial<MessageRepository>, via: 'listener' | 'koa' = 'listener') => {
   const store = createMemoryMessageStore({ maxMessages: 100, maxChannels: 10 })
   const logged: Logged = []
   const log: Logger = { error: (message, detail) => logged.push({ message, detail }) }
-  const app = createApp({
+  const deps: AppDeps = {
     messages: { ...store, ...broken },
     feed: store,
     idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: 100, retentionMs: 60_000 }),
@@ -38,8 +38,8 @@ const brokenApp = async (broken: Partial<MessageRepository>) => {
     corsOrigins: '*',
     longPollMaxSeconds: 25,
     log,
-  })
-  return { ...(await listen(app)), logged }
+  }
+  return { ...(await listen(via === 'koa' ? createApp(deps) : createRequestListener(deps))), logged }
 }
 
 const expectGeneric500 = async (res: Response): Promise<void> => {
@@ -106,6 +106,24 @@ describe('HTTP API: failures on the server side', () => {
       expect(server.logged).to.have.length(1)
     })
 
+    for (const via of ['listener', 'koa'] as const) {
+      it(`answers a long poll whose store throws or rejects with a generic 500 and logs it (${via})`, async () => {
+        server = await brokenApp(
+          {
+            list: (query) => {
+              if (query.player === undefined) throw new Error(SECRET)
+              return () => Promise.reject(new Error(SECRET))
+            },
+          },
+          via,
+        )
+        await expectGeneric500(await fetch(`${server.url}/api/messages?after=0&wait=1`))
+        await expectGeneric500(await fetch(`${server.url}/api/messages/Bob?after=0&wait=1`))
+        expect(server.logged.map((l) => (l.detail as Error).message)).to.deep.equal([SECRET, SECRET])
+        expect(server.logged[0]?.message).to.match(/GET \/api\/messages/)
+      })
+    }
+
     it('keeps serving after a failure', async () => {
       let failing = true
       const store = createMemoryMessageStore({ maxMessages: 100, maxChannels: 10 })
@@ -150,6 +168,22 @@ describe('HTTP API: failures on the server side', () => {
       expect(server.logged).to.have.length(2)
       expect(server.logged[0]?.detail).to.equal(down.detail)
     })
+
+    for (const via of ['listener', 'koa'] as const) {
+      it(`answers a long poll with 503, Retry-After and a generic text (${via})`, async () => {
+        server = await brokenApp({ list: () => TE.left(down) }, via)
+        for (const path of ['/api/messages?after=0&wait=1', '/api/messages/Bob?after=0&wait=1']) {
+          const res = await fetch(`${server.url}${path}`, { headers: { origin: 'https://game.example' } })
+          const text = await res.text()
+          expect(res.status, text).to.equal(503)
+          expect(res.headers.get('retry-after')).to.equal('5')
+          expect(res.headers.get('access-control-allow-origin')).to.equal('*')
+          expect(JSON.parse(text)).to.deep.equal({ success: false, error: 'the message store is unavailable; try again shortly' })
+          expect(text).not.to.include('secret-host')
+        }
+        expect(server.logged.map((l) => l.detail)).to.deep.equal([down.detail, down.detail])
+      })
+    }
 
     it('answers a send and a clear with 503 too', async () => {
       server = await brokenApp({ append: () => TE.left(down), clear: () => TE.left(down) })

@@ -1,7 +1,7 @@
-import type Koa from 'koa'
-import { createServer, type Server } from 'node:http'
+import Koa from 'koa'
+import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createApp, type AppDeps } from '../../adapters/http/app'
+import { createApp, createRequestListener, type AppDeps } from '../../adapters/http/app'
 import { createMemoryIdempotencyKeys } from '../../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore, type MemoryMessageStore, type MemoryStoreOptions } from '../../adapters/memory/memory-message-store'
 import { autoReplyFromTemplate, DEFAULT_AUTO_REPLY_TEMPLATE } from '../../domain/auto-reply'
@@ -18,13 +18,19 @@ export type TestServer = {
 export type TestServerOptions = Partial<Omit<AppDeps, 'messages' | 'feed'>> & {
   readonly store?: Partial<MemoryStoreOptions>
   readonly autoReplyTemplate?: string
+  /**
+   * `'listener'` (the default) serves the way `startServer` does, long polls
+   * held below Koa; `'koa'` serves `createApp(...).callback()`, as a program
+   * that embeds the Koa app does.
+   */
+  readonly via?: 'listener' | 'koa'
 }
 
 /** A real HTTP server on a free loopback port, built the way `main` builds one, with a fresh store. */
 export const startTestServer = async (options: TestServerOptions = {}): Promise<TestServer> => {
   const store = createMemoryMessageStore({ maxMessages: 1000, maxChannels: 100, ...options.store })
   const logged: Array<{ message: string; detail: unknown }> = []
-  const app = createApp({
+  const deps: AppDeps = {
     clock: { now: Date.now },
     autoReply: autoReplyFromTemplate(options.autoReplyTemplate ?? DEFAULT_AUTO_REPLY_TEMPLATE),
     maxMessageLength: 1000,
@@ -35,13 +41,13 @@ export const startTestServer = async (options: TestServerOptions = {}): Promise<
     ...options,
     messages: store,
     feed: store,
-  })
-  return { ...(await listen(app)), store, logged }
+  }
+  return { ...(await listen(options.via === 'koa' ? createApp(deps) : createRequestListener(deps))), store, logged }
 }
 
-/** Serves any Koa app on a free loopback port: for apps built with hand-made dependencies too. */
-export const listen = async (app: Koa): Promise<{ url: string; server: Server; close: () => Promise<void> }> => {
-  const server = createServer(app.callback())
+/** Serves any Koa app or request listener on a free loopback port: for apps built with hand-made dependencies too. */
+export const listen = async (app: Koa | RequestListener): Promise<{ url: string; server: Server; close: () => Promise<void> }> => {
+  const server = createServer(app instanceof Koa ? app.callback() : app)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {

@@ -1,0 +1,186 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { parse as parseQuery } from 'node:querystring'
+import * as E from 'fp-ts/Either'
+import type * as TE from 'fp-ts/TaskEither'
+import type { ListByPlayerError, ListByPlayerInput } from '../../application/list-by-player'
+import type { ListError, ListInput } from '../../application/list-messages'
+import type { PageInput } from '../../application/read-page'
+import type { PlayerName } from '../../domain/message'
+import type { Page } from '../../domain/message-repository'
+import type { PageQuery } from './codecs'
+import { problemOf, type UseCaseError } from './problems'
+import { pageJson } from './wire'
+
+/*
+ * Held long polls, answered on node:http's own request and response.
+ *
+ * Thousands of game servers each keep one poll open. Through Koa every held
+ * poll would also keep a context, a request and a response wrapper, the
+ * middleware chain's promises and the router's match alive for up to 25 s:
+ * the benchmark measured that at about 1.9× the memory of bare node:http.
+ * So a request that is a valid long poll is taken before Koa sees it
+ * (`take`), and a long poll that reaches the Koa route anyway (an app
+ * embedded with `createApp().callback()`) is handed over to the same `hold`.
+ * Both use the same use cases, codecs and wire format as every other list.
+ */
+
+/** What a list request asks, decoded: the page input and, for a player's list, the name from the path. */
+export type PageRequest = {
+  readonly input: PageInput & { readonly channel?: string }
+  readonly player?: string
+}
+
+export type HeldPollDeps = {
+  readonly list: (input: ListInput) => TE.TaskEither<ListError, Page>
+  readonly listPlayer: (input: ListByPlayerInput) => TE.TaskEither<ListByPlayerError, Page & { readonly playerName: PlayerName }>
+  /** Decodes a parsed query string, or says what is wrong with it. */
+  readonly pageQuery: (query: unknown) => E.Either<string, PageQuery>
+  readonly corsOrigins: '*' | ReadonlyArray<string>
+  readonly shutdown?: AbortSignal
+  readonly logError: (message: string, detail?: unknown) => void
+}
+
+/** The headers @koa/cors gives a GET: the same on held polls as on every other answer (a test compares them). */
+export const EXPOSED_HEADERS = ['Idempotent-Replayed', 'Retry-After'] as const
+const EXPOSED = EXPOSED_HEADERS.join(',')
+
+export const corsHeadersFor = (origins: '*' | ReadonlyArray<string>, requestOrigin: string | undefined): OutgoingHttpHeaders => {
+  if (origins === '*') return { Vary: 'Origin', 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSED }
+  if (requestOrigin !== undefined && origins.includes(requestOrigin))
+    return { Vary: 'Origin', 'Access-Control-Allow-Origin': requestOrigin, 'Access-Control-Expose-Headers': EXPOSED }
+  return { Vary: 'Origin' }
+}
+
+/** The query's cursor, since, limit and wait as the use cases take them. */
+export const pageRequest = (query: PageQuery, player: string | undefined): E.Either<string, PageRequest> => {
+  if (query.wait !== undefined && query.after === undefined)
+    return E.left('wait needs after: a long poll waits for messages after a cursor (pass the next_after of your last answer)')
+  return E.right({
+    input: {
+      cursor: query.after === undefined ? undefined : { after: query.after, epoch: query.epoch },
+      since: query.since,
+      limit: query.limit,
+      wait: query.wait === undefined ? undefined : { ms: query.wait * 1000 },
+      channel: query.channel,
+    },
+    player,
+  })
+}
+
+const LIST_PATH = '/api/messages'
+
+/** The player named by `/api/messages/<name>`, '' for `/api/messages`, undefined for anything this fast path leaves to the router. */
+const playerInPath = (path: string): string | undefined => {
+  if (!path.startsWith(LIST_PATH)) return undefined
+  if (path.length === LIST_PATH.length) return ''
+  if (path.charCodeAt(LIST_PATH.length) !== 0x2f /* / */) return undefined
+  const encoded = path.slice(LIST_PATH.length + 1)
+  if (encoded === '' || encoded.includes('/')) return undefined
+  try {
+    return decodeURIComponent(encoded)
+  } catch {
+    return undefined
+  }
+}
+
+export type HeldPolls = {
+  /**
+   * Takes a request that is a valid long poll and holds it below Koa;
+   * answers false for every other request, bad long polls included, which
+   * the Koa app then answers as usual.
+   */
+  readonly take: (req: IncomingMessage, res: ServerResponse) => boolean
+  /** Holds (or answers at once, when messages are waiting) a decoded long poll. */
+  readonly hold: (req: IncomingMessage, res: ServerResponse, request: PageRequest) => void
+  /** How many polls are held now. */
+  readonly count: () => number
+}
+
+export const heldPolls = (deps: HeldPollDeps): HeldPolls => {
+  // One listener on the shutdown signal for all of them, rather than one per poll.
+  const held = new Set<AbortController>()
+  deps.shutdown?.addEventListener(
+    'abort',
+    () => {
+      for (const controller of held) controller.abort()
+    },
+    { once: true },
+  )
+
+  const answer = (req: IncomingMessage, res: ServerResponse, status: number, json: string, extra?: OutgoingHttpHeaders): void => {
+    if (res.destroyed || res.headersSent) return
+    // Once shutting down, every answer closes its connection so the server can finish closing.
+    if (deps.shutdown?.aborted) res.shouldKeepAlive = false
+    res.writeHead(status, {
+      ...corsHeadersFor(deps.corsOrigins, req.headers.origin),
+      ...extra,
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(json),
+    })
+    res.end(json)
+  }
+
+  const answerError = (req: IncomingMessage, res: ServerResponse, error: UseCaseError): void => {
+    if (error._tag === 'StoreUnavailable') deps.logError(`store unavailable on GET ${req.url}`, error.detail)
+    const problem = problemOf(error)
+    answer(
+      req,
+      res,
+      problem.status,
+      JSON.stringify({ success: false, error: problem.error }),
+      problem.retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(problem.retryAfterSeconds) },
+    )
+  }
+
+  const hold = (req: IncomingMessage, res: ServerResponse, request: PageRequest): void => {
+    const controller = new AbortController()
+    const release = () => {
+      // Closed before its answer was written: the client went away.
+      if (!res.writableFinished) controller.abort()
+    }
+    res.once('close', release)
+    held.add(controller)
+    if (deps.shutdown?.aborted) controller.abort()
+    const wait = request.input.wait === undefined ? undefined : { ms: request.input.wait.ms, signal: controller.signal }
+    const settle = () => {
+      held.delete(controller)
+      res.off('close', release)
+    }
+    // Async, so that even an adapter that throws instead of rejecting ends in the catch below.
+    const respond = async (): Promise<void> => {
+      if (request.player === undefined) {
+        const page = await deps.list({ ...request.input, wait })()
+        settle()
+        if (E.isLeft(page)) answerError(req, res, page.left)
+        else answer(req, res, 200, pageJson(page.right))
+      } else {
+        const page = await deps.listPlayer({ ...request.input, wait, playerName: request.player })()
+        settle()
+        if (E.isLeft(page)) answerError(req, res, page.left)
+        else answer(req, res, 200, pageJson(page.right, `"player_name":${JSON.stringify(page.right.playerName)},`))
+      }
+    }
+    respond().catch((err: unknown) => {
+      settle()
+      deps.logError(`unexpected failure on GET ${req.url}`, err)
+      answer(req, res, 500, JSON.stringify({ success: false, error: 'internal server error; the details are in the server log' }))
+    })
+  }
+
+  const take = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const url = req.url
+    if (req.method !== 'GET' || url === undefined || !url.includes('wait=')) return false
+    const mark = url.indexOf('?')
+    if (mark === -1) return false
+    const player = playerInPath(url.slice(0, mark))
+    if (player === undefined) return false
+    const query = deps.pageQuery(parseQuery(url.slice(mark + 1)))
+    if (E.isLeft(query) || query.right.wait === undefined) return false
+    const request = pageRequest(query.right, player === '' ? undefined : player)
+    if (E.isLeft(request)) return false
+    hold(req, res, request.right)
+    return true
+  }
+
+  return { take, hold, count: () => held.size }
+}

@@ -1,6 +1,5 @@
 import * as E from 'fp-ts/Either'
-import * as TE from 'fp-ts/TaskEither'
-import { pipe } from 'fp-ts/function'
+import type * as TE from 'fp-ts/TaskEither'
 import { channelOrDefault, playerName, type InvalidField, type PlayerName } from '../domain/message'
 import type { Page, StoreUnavailable } from '../domain/message-repository'
 import type { ListInput } from './list-messages'
@@ -10,20 +9,30 @@ export type ListByPlayerInput = ListInput & { readonly playerName: string }
 
 export type ListByPlayerError = InvalidField | StoreUnavailable
 
+export type PlayerPage = Page & { readonly playerName: PlayerName }
+
 /** The messages one player wrote, matched case-insensitively, as the player's name may be typed in any case. */
 export const listByPlayer = (deps: ReadDeps) => {
   const read = readPage(deps)
-  return (input: ListByPlayerInput): TE.TaskEither<ListByPlayerError, Page & { readonly playerName: PlayerName }> =>
-    pipe(
-      E.Do,
-      E.apS('player', playerName(input.playerName)),
-      E.apS('channel', channelOrDefault(input.channel)),
-      TE.fromEither,
-      TE.chainW(({ player, channel }) =>
-        pipe(
-          read(pageQuery(channel, input, player), input.wait),
-          TE.map((page) => ({ ...page, playerName: player })),
-        ),
-      ),
-    )
+  return (input: ListByPlayerInput): TE.TaskEither<ListByPlayerError, PlayerPage> => {
+    const player = playerName(input.playerName)
+    if (E.isLeft(player)) return async () => player
+    const channel = channelOrDefault(input.channel)
+    if (E.isLeft(channel)) return async () => channel
+    const reading = read(pageQuery(channel.right, input, player.right), input.wait)
+    return async () => {
+      const page = await reading()
+      return E.isLeft(page) ? page : E.right(withPlayer(page.right, player.right))
+    }
+  }
 }
+
+// Built field by field rather than spread: the same shape for every page, and cheaper on a hot path.
+const withPlayer = (page: Page, player: PlayerName): PlayerPage => ({
+  messages: page.messages,
+  epoch: page.epoch,
+  nextAfter: page.nextAfter,
+  hasMore: page.hasMore,
+  gap: page.gap,
+  playerName: player,
+})

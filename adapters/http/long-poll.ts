@@ -1,10 +1,10 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parse as parseQuery } from 'node:querystring'
 import * as E from 'fp-ts/Either'
 import type * as TE from 'fp-ts/TaskEither'
 import type { ListByPlayerError, ListByPlayerInput } from '../../application/list-by-player'
 import type { ListError, ListInput } from '../../application/list-messages'
-import type { PageInput } from '../../application/read-page'
+import type { Wait } from '../../application/read-page'
 import type { PlayerName } from '../../domain/message'
 import type { Page } from '../../domain/message-repository'
 import type { PageQuery } from './codecs'
@@ -24,9 +24,11 @@ import { pageJson } from './wire'
  * Both use the same use cases, codecs and wire format as every other list.
  */
 
-/** What a list request asks, decoded: the page input and, for a player's list, the name from the path. */
+/** What a list request asks, decoded: the page input, how long to wait and, for a player's list, the name from the path. */
 export type PageRequest = {
-  readonly input: PageInput & { readonly channel?: string }
+  readonly input: ListInput
+  /** Present for a long poll: how long to hold it, in milliseconds. */
+  readonly waitMs?: number
   readonly player?: string
 }
 
@@ -40,16 +42,17 @@ export type HeldPollDeps = {
   readonly logError: (message: string, detail?: unknown) => void
 }
 
-/** The headers @koa/cors gives a GET: the same on held polls as on every other answer (a test compares them). */
+/** The headers @koa/cors exposes; held polls set the same CORS headers themselves (a test compares them with Koa's). */
 export const EXPOSED_HEADERS = ['Idempotent-Replayed', 'Retry-After'] as const
 const EXPOSED = EXPOSED_HEADERS.join(',')
 
-export const corsHeadersFor = (origins: '*' | ReadonlyArray<string>, requestOrigin: string | undefined): OutgoingHttpHeaders => {
-  if (origins === '*') return { Vary: 'Origin', 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSED }
-  if (requestOrigin !== undefined && origins.includes(requestOrigin))
-    return { Vary: 'Origin', 'Access-Control-Allow-Origin': requestOrigin, 'Access-Control-Expose-Headers': EXPOSED }
-  return { Vary: 'Origin' }
+/** The Access-Control-Allow-Origin a request from `requestOrigin` gets, as @koa/cors decides it; undefined for none. */
+const allowedOrigin = (origins: '*' | ReadonlyArray<string>, requestOrigin: string | undefined): string | undefined => {
+  if (origins === '*') return '*'
+  return requestOrigin !== undefined && origins.includes(requestOrigin) ? requestOrigin : undefined
 }
+
+const JSON_TYPE = 'application/json; charset=utf-8'
 
 /** The query's cursor, since, limit and wait as the use cases take them. */
 export const pageRequest = (query: PageQuery, player: string | undefined): E.Either<string, PageRequest> => {
@@ -60,12 +63,22 @@ export const pageRequest = (query: PageQuery, player: string | undefined): E.Eit
       cursor: query.after === undefined ? undefined : { after: query.after, epoch: query.epoch },
       since: query.since,
       limit: query.limit,
-      wait: query.wait === undefined ? undefined : { ms: query.wait * 1000 },
+      wait: undefined,
       channel: query.channel,
     },
+    waitMs: query.wait === undefined ? undefined : query.wait * 1000,
     player,
   })
 }
+
+/** The same input with a wait: built field by field, as thousands are built at once. */
+const waiting = (input: ListInput, wait: Wait): ListInput => ({
+  cursor: input.cursor,
+  since: input.since,
+  limit: input.limit,
+  wait,
+  channel: input.channel,
+})
 
 const LIST_PATH = '/api/messages'
 
@@ -97,26 +110,26 @@ export type HeldPolls = {
 }
 
 export const heldPolls = (deps: HeldPollDeps): HeldPolls => {
-  // One listener on the shutdown signal for all of them, rather than one per poll.
-  const held = new Set<AbortController>()
+  // Each held poll's release; one listener on the shutdown signal releases them all.
+  const held = new Set<() => void>()
   deps.shutdown?.addEventListener(
     'abort',
     () => {
-      for (const controller of held) controller.abort()
+      for (const release of held) release()
     },
     { once: true },
   )
 
-  const answer = (req: IncomingMessage, res: ServerResponse, status: number, json: string, extra?: OutgoingHttpHeaders): void => {
+  const answer = (req: IncomingMessage, res: ServerResponse, status: number, json: string, retryAfterSeconds?: number): void => {
     if (res.destroyed || res.headersSent) return
     // Once shutting down, every answer closes its connection so the server can finish closing.
     if (deps.shutdown?.aborted) res.shouldKeepAlive = false
-    res.writeHead(status, {
-      ...corsHeadersFor(deps.corsOrigins, req.headers.origin),
-      ...extra,
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': Buffer.byteLength(json),
-    })
+    // A flat list, built without spreads: thousands of these are written at once when a message wakes the held polls.
+    const headers: string[] = ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(json)), 'Vary', 'Origin']
+    const origin = allowedOrigin(deps.corsOrigins, req.headers.origin)
+    if (origin !== undefined) headers.push('Access-Control-Allow-Origin', origin, 'Access-Control-Expose-Headers', EXPOSED)
+    if (retryAfterSeconds !== undefined) headers.push('Retry-After', String(retryAfterSeconds))
+    res.writeHead(status, headers)
     res.end(json)
   }
 
@@ -128,43 +141,40 @@ export const heldPolls = (deps: HeldPollDeps): HeldPolls => {
       res,
       problem.status,
       JSON.stringify({ success: false, error: problem.error }),
-      problem.retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(problem.retryAfterSeconds) },
+      problem.retryAfterSeconds,
     )
   }
 
   const hold = (req: IncomingMessage, res: ServerResponse, request: PageRequest): void => {
-    const controller = new AbortController()
-    const release = () => {
-      // Closed before its answer was written: the client went away.
-      if (!res.writableFinished) controller.abort()
-    }
-    res.once('close', release)
-    held.add(controller)
-    if (deps.shutdown?.aborted) controller.abort()
-    const wait = request.input.wait === undefined ? undefined : { ms: request.input.wait.ms, signal: controller.signal }
-    const settle = () => {
-      held.delete(controller)
-      res.off('close', release)
-    }
-    // Async, so that even an adapter that throws instead of rejecting ends in the catch below.
-    const respond = async (): Promise<void> => {
-      if (request.player === undefined) {
-        const page = await deps.list({ ...request.input, wait })()
-        settle()
-        if (E.isLeft(page)) answerError(req, res, page.left)
-        else answer(req, res, 200, pageJson(page.right))
-      } else {
-        const page = await deps.listPlayer({ ...request.input, wait, playerName: request.player })()
-        settle()
-        if (E.isLeft(page)) answerError(req, res, page.left)
-        else answer(req, res, 200, pageJson(page.right, `"player_name":${JSON.stringify(page.right.playerName)},`))
-      }
-    }
-    respond().catch((err: unknown) => {
-      settle()
-      deps.logError(`unexpected failure on GET ${req.url}`, err)
-      answer(req, res, 500, JSON.stringify({ success: false, error: 'internal server error; the details are in the server log' }))
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    // Closed before its answer was written: the client went away. (After the answer this finds it finished and does nothing.)
+    res.on('close', () => {
+      if (!res.writableFinished) release()
     })
+    held.add(release)
+    if (deps.shutdown?.aborted) release()
+    const input = request.waitMs === undefined ? request.input : waiting(request.input, { ms: request.waitMs, released })
+    const settled = request.player === undefined ? listed(req, res, input) : listedForPlayer(req, res, input, request.player)
+    settled
+      .catch((err: unknown) => {
+        deps.logError(`unexpected failure on GET ${req.url}`, err)
+        answer(req, res, 500, JSON.stringify({ success: false, error: 'internal server error; the details are in the server log' }))
+      })
+      .finally(() => held.delete(release))
+  }
+
+  // Async, so that even an adapter that throws instead of rejecting ends in hold's catch.
+  const listed = async (req: IncomingMessage, res: ServerResponse, input: ListInput): Promise<void> => {
+    const page = await deps.list(input)()
+    if (E.isLeft(page)) answerError(req, res, page.left)
+    else answer(req, res, 200, pageJson(page.right))
+  }
+
+  const listedForPlayer = async (req: IncomingMessage, res: ServerResponse, input: ListInput, player: string): Promise<void> => {
+    const page = await deps.listPlayer({ ...input, playerName: player })()
+    if (E.isLeft(page)) answerError(req, res, page.left)
+    else answer(req, res, 200, pageJson(page.right, `"player_name":${JSON.stringify(page.right.playerName)},`))
   }
 
   const take = (req: IncomingMessage, res: ServerResponse): boolean => {
@@ -175,9 +185,9 @@ export const heldPolls = (deps: HeldPollDeps): HeldPolls => {
     const player = playerInPath(url.slice(0, mark))
     if (player === undefined) return false
     const query = deps.pageQuery(parseQuery(url.slice(mark + 1)))
-    if (E.isLeft(query) || query.right.wait === undefined) return false
+    if (E.isLeft(query)) return false
     const request = pageRequest(query.right, player === '' ? undefined : player)
-    if (E.isLeft(request)) return false
+    if (E.isLeft(request) || request.right.waitMs === undefined) return false
     hold(req, res, request.right)
     return true
   }

@@ -103,10 +103,11 @@ describe('use cases on the in-memory store', () => {
 
   it('releases a long poll when its client leaves', async () => {
     const { list } = build('')
-    const controller = new AbortController()
-    const waiting = run(list({ cursor: { after: 0 }, wait: { ms: 60_000, signal: controller.signal } }))
+    let leave!: () => void
+    const left = new Promise<void>((resolve) => (leave = resolve))
+    const waiting = run(list({ cursor: { after: 0 }, wait: { ms: 60_000, released: left } }))
     await until(() => store.listenerCount() === 1)
-    controller.abort()
+    leave()
     expect((await waiting).messages).to.deep.equal([])
     expect(store.listenerCount()).to.equal(0)
   })

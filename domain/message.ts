@@ -80,10 +80,11 @@ export const playerName = (raw: string): E.Either<InvalidField, PlayerName> => {
 }
 
 /** A sender may not write as the server: its name marks the automatic replies in every history. */
-export const senderName = (raw: string): E.Either<InvalidField, PlayerName> =>
-  E.chain((name: PlayerName) =>
-    playerKey(name) === playerKey(SERVER_NAME) ? E.left<InvalidField>({ _tag: 'Reserved', field: 'player_name', value: name }) : E.right(name),
-  )(playerName(raw))
+export const senderName = (raw: string): E.Either<InvalidField, PlayerName> => {
+  const name = playerName(raw)
+  if (E.isRight(name) && playerKey(name.right) === playerKey(SERVER_NAME)) return E.left({ _tag: 'Reserved', field: 'player_name', value: name.right })
+  return name
+}
 
 /** Message text is stored verbatim (markup included); only blank text and text over the bound are refused. */
 export const messageText = (max: number) => (raw: string): E.Either<InvalidField, MessageText> => {

@@ -111,8 +111,7 @@ const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly polls: HeldPoll
   app.on('error', (err: unknown) => {
     if (!isClientGone(err)) log.error('unexpected failure outside a request', err)
   })
-  app.use(errorBoundary(log, bodyLimit))
-  if (deps.shutdown !== undefined) app.use(closeConnectionsWhenShuttingDown(deps.shutdown))
+  app.use(errorBoundary(log, bodyLimit, deps.shutdown))
   app.use(
     cors({
       origin: deps.corsOrigins === '*' ? '*' : allowListedOrigin(deps.corsOrigins),
@@ -260,15 +259,10 @@ const holdBelowKoa = (ctx: Koa.Context, polls: HeldPolls, request: PageRequest):
   polls.hold(ctx.req, ctx.res, request)
 }
 
-/** Once shutting down, every answer closes its connection, so the server can finish closing. */
-const closeConnectionsWhenShuttingDown = (shutdown: AbortSignal): Koa.Middleware => async (ctx, next) => {
-  await next()
-  if (shutdown.aborted && !ctx.res.headersSent) ctx.res.shouldKeepAlive = false
-}
-
 /** An answer already serialised (see wire.ts): Koa sends a string body as it is. */
 const answerJson = (ctx: Koa.Context, json: string): void => {
-  ctx.type = 'application/json; charset=utf-8'
+  // Set as a header rather than through ctx.type, which looks the type up in the MIME database on every answer.
+  ctx.set('Content-Type', 'application/json; charset=utf-8')
   ctx.body = json
 }
 
@@ -287,8 +281,9 @@ const answerError = (ctx: Koa.Context, error: UseCaseError, log: Logger): void =
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/
 
 const idempotencyKey = (ctx: Koa.Context): E.Either<string, string | undefined> => {
-  const value = ctx.get('Idempotency-Key')
-  if (value === '') return E.right(undefined)
+  const raw = ctx.req.headers['idempotency-key']
+  const value = Array.isArray(raw) ? raw.join(', ') : raw
+  if (value === undefined || value === '') return E.right(undefined)
   return IDEMPOTENCY_KEY.test(value) ? E.right(value) : E.left('the Idempotency-Key header must be 1–255 printable ASCII characters')
 }
 
@@ -306,10 +301,11 @@ type HttpishError = { status?: unknown; statusCode?: unknown; expose?: unknown; 
 
 /**
  * Turns anything thrown below it (the body parser, the router, the static
- * server, a bug) into the JSON error body. Client mistakes keep their 4xx;
+ * server, a bug) into the JSON error body, and closes connections once the
+ * server is shutting down (one middleware for both: each layer costs every request). Client mistakes keep their 4xx;
  * anything else is a 500 whose details go to the log only.
  */
-const errorBoundary = (log: Logger, bodyLimit: number): Koa.Middleware => async (ctx, next) => {
+const errorBoundary = (log: Logger, bodyLimit: number, shutdown: AbortSignal | undefined): Koa.Middleware => async (ctx, next) => {
   try {
     await next()
   } catch (thrown) {
@@ -324,6 +320,9 @@ const errorBoundary = (log: Logger, bodyLimit: number): Koa.Middleware => async 
     }
     log.error(`unexpected failure on ${ctx.method} ${ctx.path}`, thrown)
     refuse(ctx, 500, 'internal server error; the details are in the server log')
+  } finally {
+    // Once shutting down, every answer closes its connection, so the server can finish closing.
+    if (shutdown?.aborted && !ctx.res.headersSent) ctx.res.shouldKeepAlive = false
   }
 }
 

@@ -1,5 +1,4 @@
 import * as E from 'fp-ts/Either'
-import { pipe } from 'fp-ts/function'
 import * as t from 'io-ts'
 
 /*
@@ -137,5 +136,8 @@ export const describeFailure = (errors: t.Errors): string => {
   return `${field} must be ${expected}`
 }
 
-export const decode = <A, O>(codec: t.Type<A, O, unknown>) => (input: unknown): E.Either<string, A> =>
-  pipe(codec.decode(input), E.mapLeft(describeFailure))
+export const decode = <A, O>(codec: t.Type<A, O, unknown>) => (input: unknown): E.Either<string, A> => {
+  // Plain code rather than pipe + mapLeft: decoding runs on every request.
+  const decoded = codec.decode(input)
+  return E.isLeft(decoded) ? E.left(describeFailure(decoded.left)) : decoded
+}

@@ -1,4 +1,5 @@
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
@@ -16,6 +17,14 @@ export const SERVER_NAMES: ReadonlyArray<ServerName> = ['ours', 'minimal Koa', '
 const FILES: Record<ServerName, string> = { ours: 'ours.js', 'minimal Koa': 'minimal-koa.js', 'node:http': 'node-http.js' }
 
 const ROOT = join(__dirname, '..')
+/**
+ * The V8 flags `npm start` gives the server (package.json), given to every
+ * server under test: the comparison is of code, not of heap sizing.
+ */
+export const START_FLAGS: ReadonlyArray<string> = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  .split(/\s+/)
+  .filter((word) => word.startsWith('--'))
+
 /** Where bench/tsconfig.json puts the compiled servers (ignored by git). */
 const BUILD = join(ROOT, '.bench-tmp', 'build', 'bench', 'servers')
 
@@ -41,7 +50,7 @@ export const startServer = (name: ServerName): Promise<RunningServer> =>
   new Promise((resolve, reject) => {
     const child: ChildProcess = fork(join(BUILD, FILES[name]), [], {
       // --expose-gc lets the server collect before it reports its memory.
-      execArgv: ['--expose-gc'],
+      execArgv: ['--expose-gc', ...START_FLAGS],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     let next = 0

@@ -17,12 +17,13 @@ import type { IdempotencyKeys } from '../../domain/idempotency'
 import type { AutoReply } from '../../domain/auto-reply'
 import type { Clock } from '../../domain/clock'
 import type { MessageFeed, MessageRepository } from '../../domain/message-repository'
-import { ClearQuery, decode, LastEventId, pageQueryCodec, SendBody, StreamQuery } from './codecs'
+import { ClearQuery, decode, LastEventId, pageQueryCodec, StreamQuery } from './codecs'
 import { eventStreams } from './event-stream'
-import { readJsonBody } from './json-body'
-import { EXPOSED_HEADERS, heldPolls, pageRequest, type HeldPolls, type PageRequest } from './long-poll'
+import { heldPolls, pageRequest, type HeldPolls, type PageRequest } from './long-poll'
 import { problemOf, type UseCaseError } from './problems'
-import { freshMessageJson, messageJson, pageJson } from './wire'
+import { EXPOSED_HEADERS, INTERNAL_ERROR, isClientGone, rawResponses } from './raw-response'
+import { sendRequests, SEND_PATH, type SendRequests } from './send'
+import { pageJson } from './wire'
 
 export type Logger = { readonly error: (message: string, detail?: unknown) => void }
 
@@ -79,18 +80,19 @@ const silentLog: Logger = { error: () => undefined }
 export const createApp = (deps: AppDeps): Koa => buildHttp(deps).app
 
 /**
- * The request listener for `http.createServer`: held long polls are answered
- * below Koa (see long-poll.ts), everything else by the Koa app.
+ * The request listener for `http.createServer`: sends and held long polls
+ * are answered below Koa (see send.ts and long-poll.ts), everything else by
+ * the Koa app.
  */
 export const createRequestListener = (deps: AppDeps): ((req: IncomingMessage, res: ServerResponse) => void) => {
-  const { app, polls } = buildHttp(deps)
+  const { app, sends, polls } = buildHttp(deps)
   const koa = app.callback()
   return (req, res) => {
-    if (!polls.take(req, res)) void koa(req, res)
+    if (!sends.take(req, res) && !polls.take(req, res)) void koa(req, res)
   }
 }
 
-const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly polls: HeldPolls } => {
+const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly sends: SendRequests; readonly polls: HeldPolls } => {
   const log = deps.log ?? silentLog
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES
   const send = sendIdempotently({
@@ -104,14 +106,16 @@ const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly polls: HeldPoll
   const follow = followMessages({ messages: deps.messages, feed: deps.feed })
   const streams = eventStreams(deps.heartbeatMs, deps.shutdown)
   const pageQuery = decode(pageQueryCodec(deps.longPollMaxSeconds))
-  const polls = heldPolls({ list, listPlayer, pageQuery, corsOrigins: deps.corsOrigins, shutdown: deps.shutdown, logError: log.error })
+  const responses = rawResponses({ corsOrigins: deps.corsOrigins, shutdown: deps.shutdown, logError: log.error })
+  const sends = sendRequests({ send, bodyLimit, responses })
+  const polls = heldPolls({ list, listPlayer, pageQuery, responses, shutdown: deps.shutdown })
 
   const app = new Koa()
   // Koa reports failures outside the middleware chain here, a client hanging up mid-answer among them.
   app.on('error', (err: unknown) => {
     if (!isClientGone(err)) log.error('unexpected failure outside a request', err)
   })
-  app.use(errorBoundary(log, bodyLimit, deps.shutdown))
+  app.use(errorBoundary(log, deps.shutdown))
   app.use(
     cors({
       origin: deps.corsOrigins === '*' ? '*' : allowListedOrigin(deps.corsOrigins),
@@ -128,33 +132,10 @@ const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly polls: HeldPoll
     ctx.body = { success: true, status: 'running', endpoints: ENDPOINTS }
   })
 
-  router.post('/api/send', async (ctx) => {
-    // `is` answers null for a request without a body and false for another type: both are refused.
-    if (!ctx.is('application/json', 'application/*+json'))
-      return refuse(ctx, 415, 'the request body must be JSON, sent with Content-Type: application/json')
-    const read = await readJsonBody(ctx.req, bodyLimit)
-    if (!read.ok) return refuse(ctx, read.status, read.error)
-    const raw = read.value
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-      return refuse(ctx, 400, 'the request body must be a JSON object such as {"player_name": "...", "message": "..."}')
-    const body = decode(SendBody)(raw)
-    if (E.isLeft(body)) return refuse(ctx, 400, body.left)
-    const key = idempotencyKey(ctx)
-    if (E.isLeft(key)) return refuse(ctx, 400, key.left)
-    const sent = await send({
-      playerName: body.right.player_name,
-      message: body.right.message,
-      channel: body.right.channel,
-      userId: body.right.user_id,
-    }, key.right)()
-    if (E.isLeft(sent)) return answerError(ctx, sent.left, log)
-    const { conversation, replayed } = sent.right
-    if (replayed) ctx.set('Idempotent-Replayed', 'true')
-    // A new message is serialised once, here; caching its JSON would cost more than it saves (see wire.ts).
-    answerJson(
-      ctx,
-      `{"success":true,"message":${freshMessageJson(conversation.message)},"auto_reply":${conversation.reply === undefined ? 'null' : freshMessageJson(conversation.reply)}}`,
-    )
+  // A send reached the router (an app embedded with createApp, or a path spelt another way): Koa steps aside for the one implementation.
+  router.post(SEND_PATH, async (ctx) => {
+    ctx.respond = false
+    await sends.serve(ctx.req, ctx.res)
   })
 
   router.get('/api/messages', async (ctx) => {
@@ -250,7 +231,7 @@ const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly polls: HeldPoll
     refuse(ctx, 404, `there is no ${ctx.method} ${ctx.path}; GET /api lists the endpoints`)
   })
 
-  return { app, polls }
+  return { app, sends, polls }
 }
 
 /** A long poll that reached the router: Koa steps aside and the poll is held and answered on the raw response. */
@@ -278,34 +259,21 @@ const answerError = (ctx: Koa.Context, error: UseCaseError, log: Logger): void =
   refuse(ctx, problem.status, problem.error)
 }
 
-const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/
-
-const idempotencyKey = (ctx: Koa.Context): E.Either<string, string | undefined> => {
-  const raw = ctx.req.headers['idempotency-key']
-  const value = Array.isArray(raw) ? raw.join(', ') : raw
-  if (value === undefined || value === '') return E.right(undefined)
-  return IDEMPOTENCY_KEY.test(value) ? E.right(value) : E.left('the Idempotency-Key header must be 1–255 printable ASCII characters')
-}
-
 const allowListedOrigin = (origins: ReadonlyArray<string>) => (ctx: Koa.Context): string => {
   const origin = ctx.get('Origin')
   return origins.includes(origin) ? origin : ''
 }
 
-const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED'])
-
-const isClientGone = (err: unknown): boolean =>
-  typeof err === 'object' && err !== null && CLIENT_GONE.has(String((err as { code?: unknown }).code))
-
-type HttpishError = { status?: unknown; statusCode?: unknown; expose?: unknown; type?: unknown; message?: unknown }
+type HttpishError = { status?: unknown; statusCode?: unknown }
 
 /**
- * Turns anything thrown below it (the body parser, the router, the static
- * server, a bug) into the JSON error body, and closes connections once the
- * server is shutting down (one middleware for both: each layer costs every request). Client mistakes keep their 4xx;
- * anything else is a 500 whose details go to the log only.
+ * Turns anything thrown below it (the router, the static server, a bug) into
+ * the JSON error body, and closes connections once the server is shutting
+ * down (one middleware for both: each layer costs every request). Client
+ * mistakes keep their 4xx; anything else is a 500 whose details go to the
+ * log only.
  */
-const errorBoundary = (log: Logger, bodyLimit: number, shutdown: AbortSignal | undefined): Koa.Middleware => async (ctx, next) => {
+const errorBoundary = (log: Logger, shutdown: AbortSignal | undefined): Koa.Middleware => async (ctx, next) => {
   try {
     await next()
   } catch (thrown) {
@@ -316,28 +284,23 @@ const errorBoundary = (log: Logger, bodyLimit: number, shutdown: AbortSignal | u
     if (status >= 400 && status < 500) {
       // A path the static server will not serve (outside web/) is answered like any missing file.
       const shown = status === 403 ? 404 : status
-      return refuse(ctx, shown, clientErrorText(shown, err, ctx, bodyLimit))
+      return refuse(ctx, shown, clientErrorText(shown, ctx))
     }
     log.error(`unexpected failure on ${ctx.method} ${ctx.path}`, thrown)
-    refuse(ctx, 500, 'internal server error; the details are in the server log')
+    refuse(ctx, 500, INTERNAL_ERROR)
   } finally {
     // Once shutting down, every answer closes its connection, so the server can finish closing.
     if (shutdown?.aborted && !ctx.res.headersSent) ctx.res.shouldKeepAlive = false
   }
 }
 
-const clientErrorText = (status: number, err: HttpishError, ctx: Koa.Context, bodyLimit: number): string => {
+// No Koa route reads a body (sends are read in send.ts), so what reaches here is about the URL or the method.
+const clientErrorText = (status: number, ctx: Koa.Context): string => {
   switch (status) {
     case 400:
-      return err.type === 'entity.parse.failed' || err.message?.toString().includes('JSON') || err instanceof SyntaxError
-        ? 'the request body is not valid JSON'
-        : 'the request is malformed'
+      return 'the request is malformed'
     case 404:
       return `there is no ${ctx.method} ${ctx.path}; GET /api lists the endpoints`
-    case 413:
-      return `the request body is larger than ${Math.floor(bodyLimit / 1024)} KiB`
-    case 415:
-      return 'the request body must be JSON in UTF-8, sent with Content-Type: application/json'
     default:
       return 'the request could not be processed'
   }

@@ -8,7 +8,7 @@ import type { Wait } from '../../application/read-page'
 import type { PlayerName } from '../../domain/message'
 import type { Page } from '../../domain/message-repository'
 import type { PageQuery } from './codecs'
-import { problemOf, type UseCaseError } from './problems'
+import type { RawResponses } from './raw-response'
 import { pageJson } from './wire'
 
 /*
@@ -37,22 +37,9 @@ export type HeldPollDeps = {
   readonly listPlayer: (input: ListByPlayerInput) => TE.TaskEither<ListByPlayerError, Page & { readonly playerName: PlayerName }>
   /** Decodes a parsed query string, or says what is wrong with it. */
   readonly pageQuery: (query: unknown) => E.Either<string, PageQuery>
-  readonly corsOrigins: '*' | ReadonlyArray<string>
+  readonly responses: RawResponses
   readonly shutdown?: AbortSignal
-  readonly logError: (message: string, detail?: unknown) => void
 }
-
-/** The headers @koa/cors exposes; held polls set the same CORS headers themselves (a test compares them with Koa's). */
-export const EXPOSED_HEADERS = ['Idempotent-Replayed', 'Retry-After'] as const
-const EXPOSED = EXPOSED_HEADERS.join(',')
-
-/** The Access-Control-Allow-Origin a request from `requestOrigin` gets, as @koa/cors decides it; undefined for none. */
-const allowedOrigin = (origins: '*' | ReadonlyArray<string>, requestOrigin: string | undefined): string | undefined => {
-  if (origins === '*') return '*'
-  return requestOrigin !== undefined && origins.includes(requestOrigin) ? requestOrigin : undefined
-}
-
-const JSON_TYPE = 'application/json; charset=utf-8'
 
 /** The query's cursor, since, limit and wait as the use cases take them. */
 export const pageRequest = (query: PageQuery, player: string | undefined): E.Either<string, PageRequest> => {
@@ -120,30 +107,7 @@ export const heldPolls = (deps: HeldPollDeps): HeldPolls => {
     { once: true },
   )
 
-  const answer = (req: IncomingMessage, res: ServerResponse, status: number, json: string, retryAfterSeconds?: number): void => {
-    if (res.destroyed || res.headersSent) return
-    // Once shutting down, every answer closes its connection so the server can finish closing.
-    if (deps.shutdown?.aborted) res.shouldKeepAlive = false
-    // A flat list, built without spreads: thousands of these are written at once when a message wakes the held polls.
-    const headers: string[] = ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(json)), 'Vary', 'Origin']
-    const origin = allowedOrigin(deps.corsOrigins, req.headers.origin)
-    if (origin !== undefined) headers.push('Access-Control-Allow-Origin', origin, 'Access-Control-Expose-Headers', EXPOSED)
-    if (retryAfterSeconds !== undefined) headers.push('Retry-After', String(retryAfterSeconds))
-    res.writeHead(status, headers)
-    res.end(json)
-  }
-
-  const answerError = (req: IncomingMessage, res: ServerResponse, error: UseCaseError): void => {
-    if (error._tag === 'StoreUnavailable') deps.logError(`store unavailable on GET ${req.url}`, error.detail)
-    const problem = problemOf(error)
-    answer(
-      req,
-      res,
-      problem.status,
-      JSON.stringify({ success: false, error: problem.error }),
-      problem.retryAfterSeconds,
-    )
-  }
+  const { answer, answerError, answerFailure } = deps.responses
 
   const hold = (req: IncomingMessage, res: ServerResponse, request: PageRequest): void => {
     let release!: () => void
@@ -157,10 +121,7 @@ export const heldPolls = (deps: HeldPollDeps): HeldPolls => {
     const input = request.waitMs === undefined ? request.input : waiting(request.input, { ms: request.waitMs, released })
     const settled = request.player === undefined ? listed(req, res, input) : listedForPlayer(req, res, input, request.player)
     settled
-      .catch((err: unknown) => {
-        deps.logError(`unexpected failure on GET ${req.url}`, err)
-        answer(req, res, 500, JSON.stringify({ success: false, error: 'internal server error; the details are in the server log' }))
-      })
+      .catch((err: unknown) => answerFailure(req, res, err))
       .finally(() => held.delete(release))
   }
 

@@ -20,76 +20,78 @@ const rawPost = (url: string, headers: Record<string, string>, body: string) =>
 
 type SendAnswer = { success: boolean; message: { id: number }; auto_reply: { id: number } | null; error?: string }
 
-describe('delivery: idempotent sends', () => {
-  let server: TestServer
-  beforeEach(async () => {
-    server = await startTestServer()
-  })
-  afterEach(() => server.close())
+for (const via of ['listener', 'koa'] as const) {
+  describe(`delivery: idempotent sends (${via})`, () => {
+    let server: TestServer
+    beforeEach(async () => {
+      server = await startTestServer({ via })
+    })
+    afterEach(() => server.close())
 
-  const send = async (body: unknown, key?: string) => {
-    const response = await postJson(`${server.url}/api/send`, body, key === undefined ? {} : { 'Idempotency-Key': key })
-    return { status: response.status, replayed: response.headers.get('idempotent-replayed'), body: (await response.json()) as SendAnswer }
-  }
-  const stored = async () => ((await (await fetch(`${server.url}/api/messages`)).json()) as { count: number }).count
-
-  it('answers a late retry with the original response and stores nothing', async () => {
-    const first = await send({ player_name: 'Bob', message: 'once' }, 'key-1')
-    expect(first.status).to.equal(200)
-    expect(first.replayed).to.equal(null)
-    const retry = await send({ message: 'once', player_name: 'Bob' }, 'key-1')
-    expect(retry.status).to.equal(200)
-    expect(retry.replayed).to.equal('true')
-    expect(retry.body).to.deep.equal(first.body)
-    expect(await stored()).to.equal(2)
-  })
-
-  it('stores one message for many concurrent requests with one key', async () => {
-    const answers = await Promise.all(Array.from({ length: 25 }, () => send({ player_name: 'Bob', message: 'race' }, 'same-key')))
-    const ok = answers.filter((a) => a.status === 200)
-    expect(ok.length).to.be.at.least(1)
-    expect(new Set(ok.map((a) => a.body.message.id)).size).to.equal(1)
-    for (const a of answers.filter((a) => a.status !== 200)) {
-      expect(a.status).to.equal(409)
-      expect(a.body.error).to.match(/Idempotency-Key/)
+    const send = async (body: unknown, key?: string) => {
+      const response = await postJson(`${server.url}/api/send`, body, key === undefined ? {} : { 'Idempotency-Key': key })
+      return { status: response.status, replayed: response.headers.get('idempotent-replayed'), body: (await response.json()) as SendAnswer }
     }
-    expect(await stored()).to.equal(2)
-    const late = await send({ player_name: 'Bob', message: 'race' }, 'same-key')
-    expect(late.body.message.id).to.equal(ok[0]!.body.message.id)
-  })
+    const stored = async () => ((await (await fetch(`${server.url}/api/messages`)).json()) as { count: number }).count
 
-  it('refuses the same key with a different body', async () => {
-    await send({ player_name: 'Bob', message: 'first' }, 'key-2')
-    const other = await send({ player_name: 'Bob', message: 'second' }, 'key-2')
-    expect(other.status).to.equal(422)
-    expect(other.body.error).to.match(/Idempotency-Key/)
-    expect(await stored()).to.equal(2)
-  })
+    it('answers a late retry with the original response and stores nothing', async () => {
+      const first = await send({ player_name: 'Bob', message: 'once' }, 'key-1')
+      expect(first.status).to.equal(200)
+      expect(first.replayed).to.equal(null)
+      const retry = await send({ message: 'once', player_name: 'Bob' }, 'key-1')
+      expect(retry.status).to.equal(200)
+      expect(retry.replayed).to.equal('true')
+      expect(retry.body).to.deep.equal(first.body)
+      expect(await stored()).to.equal(2)
+    })
 
-  it('processes a retry afresh when the first attempt was refused', async () => {
-    const refused = await send({ player_name: 'Bob', message: ' ' }, 'key-3')
-    expect(refused.status).to.equal(400)
-    const fixed = await send({ player_name: 'Bob', message: ' ' }, 'key-3')
-    expect(fixed.status).to.equal(400)
-    expect(fixed.body.error).to.match(/message/)
-  })
+    it('stores one message for many concurrent requests with one key', async () => {
+      const answers = await Promise.all(Array.from({ length: 25 }, () => send({ player_name: 'Bob', message: 'race' }, 'same-key')))
+      const ok = answers.filter((a) => a.status === 200)
+      expect(ok.length).to.be.at.least(1)
+      expect(new Set(ok.map((a) => a.body.message.id)).size).to.equal(1)
+      for (const a of answers.filter((a) => a.status !== 200)) {
+        expect(a.status).to.equal(409)
+        expect(a.body.error).to.match(/Idempotency-Key/)
+      }
+      expect(await stored()).to.equal(2)
+      const late = await send({ player_name: 'Bob', message: 'race' }, 'same-key')
+      expect(late.body.message.id).to.equal(ok[0]!.body.message.id)
+    })
 
-  it('keeps keys apart and sends without a key as before', async () => {
-    const a = await send({ player_name: 'Bob', message: 'x' }, 'a')
-    const b = await send({ player_name: 'Bob', message: 'x' }, 'b')
-    const plain = await send({ player_name: 'Bob', message: 'x' })
-    expect(new Set([a.body.message.id, b.body.message.id, plain.body.message.id]).size).to.equal(3)
-  })
+    it('refuses the same key with a different body', async () => {
+      await send({ player_name: 'Bob', message: 'first' }, 'key-2')
+      const other = await send({ player_name: 'Bob', message: 'second' }, 'key-2')
+      expect(other.status).to.equal(422)
+      expect(other.body.error).to.match(/Idempotency-Key/)
+      expect(await stored()).to.equal(2)
+    })
 
-  it('refuses a malformed key', async () => {
-    for (const key of ['x'.repeat(256), 'caf\u00e9']) {
-      const { status, body } = await rawPost(`${server.url}/api/send`, { 'Idempotency-Key': key }, JSON.stringify({ player_name: 'Bob', message: 'x' }))
-      expect(status, key).to.equal(400)
-      expect((JSON.parse(body) as SendAnswer).error).to.match(/Idempotency-Key/)
-    }
-    expect(await stored()).to.equal(0)
+    it('processes a retry afresh when the first attempt was refused', async () => {
+      const refused = await send({ player_name: 'Bob', message: ' ' }, 'key-3')
+      expect(refused.status).to.equal(400)
+      const fixed = await send({ player_name: 'Bob', message: ' ' }, 'key-3')
+      expect(fixed.status).to.equal(400)
+      expect(fixed.body.error).to.match(/message/)
+    })
+
+    it('keeps keys apart and sends without a key as before', async () => {
+      const a = await send({ player_name: 'Bob', message: 'x' }, 'a')
+      const b = await send({ player_name: 'Bob', message: 'x' }, 'b')
+      const plain = await send({ player_name: 'Bob', message: 'x' })
+      expect(new Set([a.body.message.id, b.body.message.id, plain.body.message.id]).size).to.equal(3)
+    })
+
+    it('refuses a malformed key', async () => {
+      for (const key of ['x'.repeat(256), 'caf\u00e9']) {
+        const { status, body } = await rawPost(`${server.url}/api/send`, { 'Idempotency-Key': key }, JSON.stringify({ player_name: 'Bob', message: 'x' }))
+        expect(status, key).to.equal(400)
+        expect((JSON.parse(body) as SendAnswer).error).to.match(/Idempotency-Key/)
+      }
+      expect(await stored()).to.equal(0)
+    })
   })
-})
+}
 
 describe('memory idempotency keys', () => {
   const conversation = { message: { id: 1 } } as unknown as Conversation

@@ -1,8 +1,10 @@
-import type { AddressInfo } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
 import { expect } from 'chai'
 import * as E from 'fp-ts/Either'
 import { readConfig } from '../../adapters/config'
 import { startServer } from '../../adapters/http/server'
+import { DEFAULT_CHANNEL } from '../../domain/message'
+import { parseRawAnswer } from '../http/raw'
 import { openEventStream } from '../support/sse'
 import { until } from '../support/until'
 
@@ -25,5 +27,33 @@ describe('delivery: a clean shutdown', () => {
     let ended = false
     await stream.next().catch(() => (ended = true))
     expect(ended).to.equal(true)
+  })
+
+  it('finishes a send under way, closing its connection, and stores it', async () => {
+    const config = readConfig({ PORT: '0', HOST: '127.0.0.1' })
+    if (E.isLeft(config)) throw new Error(config.left.join())
+    const running = await startServer(config.right, { error: () => undefined })
+    const body = JSON.stringify({ player_name: 'Bob', message: 'sent as the server stops' })
+    let arrived = false
+    running.server.once('request', () => (arrived = true))
+    const socket = connect({ host: '127.0.0.1', port: (running.server.address() as AddressInfo).port })
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    const ended = new Promise<void>((resolve) => socket.on('end', resolve))
+    // A keep-alive request whose body is still on its way when the stop is asked for.
+    socket.write(`POST /api/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`)
+    await until(() => arrived)
+    const started = performance.now()
+    const closing = running.close()
+    socket.write(body.slice(10))
+    await ended
+    await closing
+    expect(performance.now() - started).to.be.below(2000)
+    const answer = parseRawAnswer(Buffer.concat(chunks).toString('utf8'))
+    expect(answer.status, answer.body).to.equal(200)
+    expect(answer.head.toLowerCase()).to.include('connection: close')
+    expect(JSON.parse(answer.body)).to.deep.include({ success: true })
+    const stored = await running.store.list({ channel: DEFAULT_CHANNEL, limit: 10 })()
+    expect(E.isRight(stored) && stored.right.messages.map((m) => m.text)).to.deep.equal(['sent as the server stops', 'Hello Bob!'])
   })
 })

@@ -124,13 +124,50 @@ describe('HTTP API: CORS', () => {
     })
   })
 
-  describe('a held long poll', () => {
-    // Held polls are answered below Koa (adapters/http/long-poll.ts): their headers must be exactly Koa's.
-    const comparable = (headers: Record<string, unknown>) => {
-      const { date, 'content-length': _length, connection, 'keep-alive': _keepAlive, ...rest } = headers
-      void date, _length, connection, _keepAlive
-      return rest
+  // Sends and held polls are answered below Koa (adapters/http/send.ts, long-poll.ts): their headers must be exactly Koa's.
+  const comparable = (headers: Record<string, unknown>) => {
+    const { date, 'content-length': _length, connection, 'keep-alive': _keepAlive, ...rest } = headers
+    void date, _length, connection, _keepAlive
+    return rest
+  }
+
+  describe('a send', () => {
+    for (const [label, corsOrigins, origins] of [
+      ['open to every origin', '*', [GAME, undefined]],
+      ['limited to configured origins', ['https://a.example'], ['https://a.example', 'https://b.example', undefined]],
+    ] as const) {
+      for (const via of ['listener', 'koa'] as const) {
+        it(`answers with the same headers as Koa does, accepted or refused, ${label} (${via})`, async () => {
+          await start({ corsOrigins, via })
+          for (const origin of origins) {
+            const headers: Record<string, string> = origin === undefined ? {} : { origin }
+            const send = (body: string, extra: Record<string, string> = {}) =>
+              req({ method: 'POST', path: '/api/send', headers: { 'content-type': 'application/json', ...headers, ...extra }, body })
+            // Answered by Koa itself: a status page and a refusal.
+            const byKoa = await req({ path: '/api', headers })
+            const refusedByKoa = await req({ method: 'POST', path: '/api/clear?channel=no%20spaces', headers })
+            expect(refusedByKoa.status).to.equal(400)
+            const sent = await send(JSON.stringify({ player_name: 'Bob', message: 'hi' }), { 'idempotency-key': `k-${origin}` })
+            expect(sent.status).to.equal(200)
+            expect(comparable(sent.headers), String(origin)).to.deep.equal(comparable(byKoa.headers))
+            const replayed = await send(JSON.stringify({ player_name: 'Bob', message: 'hi' }), { 'idempotency-key': `k-${origin}` })
+            expect(comparable(replayed.headers), String(origin)).to.deep.equal({ ...comparable(byKoa.headers), 'idempotent-replayed': 'true' })
+            for (const refused of [
+              await send('{not json'),
+              await send(JSON.stringify({ player_name: ' ', message: 'hi' })),
+              await send(JSON.stringify({ player_name: 'Bob', message: 'x'.repeat(70_000) })),
+              await send('{}', { 'content-type': 'text/plain' }),
+            ]) {
+              expect(refused.status).to.be.within(400, 415)
+              expect(comparable(refused.headers), `${origin} ${refused.status}`).to.deep.equal(comparable(refusedByKoa.headers))
+            }
+          }
+        })
+      }
     }
+  })
+
+  describe('a held long poll', () => {
 
     for (const [label, corsOrigins, origins] of [
       ['open to every origin', '*', [GAME, undefined]],

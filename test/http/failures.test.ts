@@ -96,6 +96,34 @@ describe('HTTP API: failures on the server side', () => {
       expect(server.logged.every((l) => String((l.detail as Error).message).includes(SECRET))).to.equal(true)
     })
 
+    for (const via of ['listener', 'koa'] as const) {
+      it(`answers a send whose append throws or rejects with a generic 500 and logs it (${via})`, async () => {
+        let calls = 0
+        server = await brokenApp(
+          {
+            append: () => {
+              if (++calls === 1) throw new Error(SECRET)
+              return () => Promise.reject(new Error(SECRET))
+            },
+          },
+          via,
+        )
+        for (let i = 0; i < 2; i++) {
+          const res = await rawRequest(server.url, {
+            method: 'POST',
+            path: '/api/send',
+            headers: { 'content-type': 'application/json', origin: 'https://game.example' },
+            body: JSON.stringify({ player_name: 'Bob', message: 'hi' }),
+          })
+          expect(res.status, res.text).to.equal(500)
+          expect(res.headers['access-control-allow-origin']).to.equal('*')
+          expect(res.json).to.deep.equal({ success: false, error: 'internal server error; the details are in the server log' })
+        }
+        expect(server.logged.map((l) => (l.detail as Error).message)).to.deep.equal([SECRET, SECRET])
+        expect(server.logged[0]?.message).to.match(/POST \/api\/send/)
+      })
+    }
+
     it('answers something thrown that is not an Error with a generic 500 too', async () => {
       server = await brokenApp({
         list: () => {
@@ -182,6 +210,23 @@ describe('HTTP API: failures on the server side', () => {
           expect(text).not.to.include('secret-host')
         }
         expect(server.logged.map((l) => l.detail)).to.deep.equal([down.detail, down.detail])
+      })
+    }
+
+    for (const via of ['listener', 'koa'] as const) {
+      it(`answers a send with 503, Retry-After and a generic text (${via})`, async () => {
+        server = await brokenApp({ append: () => TE.left(down) }, via)
+        const res = await rawRequest(server.url, {
+          method: 'POST',
+          path: '/api/send',
+          headers: { 'content-type': 'application/json', origin: 'https://game.example' },
+          body: JSON.stringify({ player_name: 'Bob', message: 'hi' }),
+        })
+        expect(res.status, res.text).to.equal(503)
+        expect(res.headers['retry-after']).to.equal('5')
+        expect(res.headers['access-control-allow-origin']).to.equal('*')
+        expect(res.json).to.deep.equal({ success: false, error: 'the message store is unavailable; try again shortly' })
+        expect(server.logged.map((l) => l.detail)).to.deep.equal([down.detail])
       })
     }
 

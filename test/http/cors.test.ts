@@ -124,6 +124,12 @@ describe('HTTP API: CORS', () => {
     })
   })
 
+  // Each CORS configuration, with the origins worth asking from under it (undefined: no Origin header, as a game server sends).
+  const CORS_CASES = [
+    ['open to every origin', '*', [GAME, undefined]],
+    ['limited to configured origins', ['https://a.example'], ['https://a.example', 'https://b.example', undefined]],
+  ] as const
+
   // Sends and held polls are answered below Koa (adapters/http/send.ts, long-poll.ts): their headers must be exactly Koa's.
   const comparable = (headers: Record<string, unknown>) => {
     const { date, 'content-length': _length, connection, 'keep-alive': _keepAlive, ...rest } = headers
@@ -132,10 +138,7 @@ describe('HTTP API: CORS', () => {
   }
 
   describe('a send', () => {
-    for (const [label, corsOrigins, origins] of [
-      ['open to every origin', '*', [GAME, undefined]],
-      ['limited to configured origins', ['https://a.example'], ['https://a.example', 'https://b.example', undefined]],
-    ] as const) {
+    for (const [label, corsOrigins, origins] of CORS_CASES) {
       for (const via of ['listener', 'koa'] as const) {
         it(`answers with the same headers as Koa does, accepted or refused, ${label} (${via})`, async () => {
           await start({ corsOrigins, via })
@@ -169,10 +172,7 @@ describe('HTTP API: CORS', () => {
 
   describe('a held long poll', () => {
 
-    for (const [label, corsOrigins, origins] of [
-      ['open to every origin', '*', [GAME, undefined]],
-      ['limited to configured origins', ['https://a.example'], ['https://a.example', 'https://b.example', undefined]],
-    ] as const) {
+    for (const [label, corsOrigins, origins] of CORS_CASES) {
       for (const via of ['listener', 'koa'] as const) {
         it(`answers with the same headers as an immediate list, ${label} (${via})`, async () => {
           await start({ corsOrigins, via, autoReplyTemplate: '' })

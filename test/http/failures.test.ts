@@ -54,6 +54,15 @@ const expectGeneric500 = async (res: Response): Promise<void> => {
   expect(text).not.to.include('Error:')
 }
 
+/** A send from a page on another origin, which must still read why it failed. */
+const sendFromPage = (url: string) =>
+  rawRequest(url, {
+    method: 'POST',
+    path: '/api/send',
+    headers: { 'content-type': 'application/json', origin: 'https://game.example' },
+    body: JSON.stringify({ player_name: 'Bob', message: 'hi' }),
+  })
+
 describe('HTTP API: failures on the server side', () => {
   let server: Awaited<ReturnType<typeof brokenApp>> | undefined
   afterEach(async () => {
@@ -109,12 +118,7 @@ describe('HTTP API: failures on the server side', () => {
           via,
         )
         for (let i = 0; i < 2; i++) {
-          const res = await rawRequest(server.url, {
-            method: 'POST',
-            path: '/api/send',
-            headers: { 'content-type': 'application/json', origin: 'https://game.example' },
-            body: JSON.stringify({ player_name: 'Bob', message: 'hi' }),
-          })
+          const res = await sendFromPage(server.url)
           expect(res.status, res.text).to.equal(500)
           expect(res.headers['access-control-allow-origin']).to.equal('*')
           expect(res.json).to.deep.equal({ success: false, error: 'internal server error; the details are in the server log' })
@@ -216,12 +220,7 @@ describe('HTTP API: failures on the server side', () => {
     for (const via of ['listener', 'koa'] as const) {
       it(`answers a send with 503, Retry-After and a generic text (${via})`, async () => {
         server = await brokenApp({ append: () => TE.left(down) }, via)
-        const res = await rawRequest(server.url, {
-          method: 'POST',
-          path: '/api/send',
-          headers: { 'content-type': 'application/json', origin: 'https://game.example' },
-          body: JSON.stringify({ player_name: 'Bob', message: 'hi' }),
-        })
+        const res = await sendFromPage(server.url)
         expect(res.status, res.text).to.equal(503)
         expect(res.headers['retry-after']).to.equal('5')
         expect(res.headers['access-control-allow-origin']).to.equal('*')

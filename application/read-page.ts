@@ -75,6 +75,7 @@ export const readPage = (deps: ReadDeps) => (query: ListQuery, wait?: Wait): TE.
       clearTimeout(timer)
       unsubscribe()
     }
-    return deps.messages.list(query)()
+    // Awaited rather than returned: an async function that returns a promise adopts it two microtask turns later, and thousands of waiters wake at once.
+    return await deps.messages.list(query)()
   }
 }

@@ -120,9 +120,14 @@ export const heldPolls = (deps: HeldPollDeps): HeldPolls => {
     if (deps.shutdown?.aborted) release()
     const input = request.waitMs === undefined ? request.input : waiting(request.input, { ms: request.waitMs, released })
     const settled = request.player === undefined ? listed(req, res, input) : listedForPlayer(req, res, input, request.player)
-    settled
-      .catch((err: unknown) => answerFailure(req, res, err))
-      .finally(() => held.delete(release))
+    // One reaction for both outcomes rather than catch() then finally(): a promise fewer per waiter when thousands wake at once.
+    settled.then(
+      () => held.delete(release),
+      (err: unknown) => {
+        held.delete(release)
+        answerFailure(req, res, err)
+      },
+    )
   }
 
   // Async, so that even an adapter that throws instead of rejecting ends in hold's catch.

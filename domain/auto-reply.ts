@@ -7,7 +7,9 @@ export type AutoReply = (player: PlayerName) => O.Option<MessageText>
 export const DEFAULT_AUTO_REPLY_TEMPLATE = 'Hello {player}!'
 
 /** `{player}` stands for the sender's name; an empty template turns replies off. */
-export const autoReplyFromTemplate = (template: string): AutoReply =>
-  template.trim() === ''
-    ? () => O.none
-    : (player) => O.some(template.split('{player}').join(player) as MessageText)
+export const autoReplyFromTemplate = (template: string): AutoReply => {
+  if (template.trim() === '') return () => O.none
+  // Split once, here: every send fills the template.
+  const parts = template.split('{player}')
+  return (player) => O.some(parts.join(player) as MessageText)
+}

@@ -27,6 +27,21 @@ export const toWire = (m: Message): WireMessage => {
   return wire
 }
 
+/*
+ * The last instant formatted, kept: a message and its reply share one, and
+ * messages stored in the same millisecond are common under load.
+ */
+let lastInstant = Number.NaN
+let lastIso = ''
+
+const isoInstant = (ms: number): string => {
+  if (ms !== lastInstant) {
+    lastIso = new Date(ms).toISOString()
+    lastInstant = ms
+  }
+  return lastIso
+}
+
 /**
  * A message's JSON without remembering it: for an answer that carries a
  * message once, such as a send's. Written out field by field, which is the
@@ -35,7 +50,7 @@ export const toWire = (m: Message): WireMessage => {
  */
 export const freshMessageJson = (m: Message): string =>
   `{"id":${m.id},"player_name":${JSON.stringify(m.playerName)},"message":${JSON.stringify(m.text)},` +
-  `"timestamp":"${new Date(m.sentAt).toISOString()}","type":"${m.type}","channel":${JSON.stringify(m.channel)}` +
+  `"timestamp":"${isoInstant(m.sentAt)}","type":"${m.type}","channel":${JSON.stringify(m.channel)}` +
   `${m.replyTo === undefined ? '' : `,"reply_to":${m.replyTo}`}${m.userId === undefined ? '' : `,"user_id":${m.userId}`}}`
 
 /*

@@ -131,7 +131,8 @@ export const load = async (server: RunningServer, endpoint: Endpoint, options: L
   })
   const cpu = (await server.ask('cpu')) - cpuBefore
   return {
-    rps: result.requests.average,
+    // Requests over the run's measured duration rather than autocannon's average of per-second samples, which a partial last second skews.
+    rps: result.requests.total / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx + result.timeouts,

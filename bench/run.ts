@@ -21,7 +21,7 @@ import { buildServers, ENDPOINTS, load, longPolls, send, SERVER_NAMES, START_FLA
 const SMOKE = process.argv.includes('--smoke')
 const DEFAULTS = SMOKE
   ? { rounds: 1, seconds: 1, warmup: 0, connections: 16, waiters: 200, pollRounds: 1, sendsFirst: 2_000, sends: 10_000 }
-  : { rounds: 3, seconds: 2, warmup: 1, connections: 32, waiters: 5_000, pollRounds: 3, sendsFirst: 10_000, sends: 1_000_000 }
+  : { rounds: 3, seconds: 2, warmup: 1, connections: 32, waiters: 5_000, pollRounds: 6, sendsFirst: 10_000, sends: 1_000_000 }
 type Settings = typeof DEFAULTS
 const settings = Object.fromEntries(
   Object.entries(DEFAULTS).map(([key, value]) => [key, Number(process.env[`BENCH_${key.toUpperCase()}`] ?? value)]),
@@ -110,49 +110,70 @@ const reportRatios = (results: ThroughputResults): void => {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Long polls: fresh servers each round, so that memory one round frees does not hide the next round's
+// Long polls: ours against node:http, the baseline the targets name, in paired rounds on fresh servers
 
-type PollResults = Record<ServerName, PollResult[]>
+/*
+ * The delay to the last of 5,000 answers is mostly the kernel writing 5,000
+ * responses, and it drifts by a quarter from one run to the next on a shared
+ * machine. So each round measures ours and node:http back to back and the
+ * verdict is the median of the per-round ratios, as for throughput: a slow
+ * spell of the machine falls on both sides of a ratio. The first of a pair
+ * measured slower, whichever server it was (by up to a third), so the order
+ * alternates over an even number of rounds and each goes first as often.
+ * Minimal Koa is left out of this phase, so that its time buys more rounds;
+ * the runs recorded before 2026-11-25 16:00 have it (1.1–1.5× node:http's
+ * delay, 1.25–1.4× its memory).
+ */
 
-const POLL_WARMUP = 100
+const POLL_SERVERS: ReadonlyArray<ServerName> = ['ours', 'node:http']
 
-const polls = async (): Promise<PollResults> => {
+type PollRound = Record<'ours' | 'node:http', PollResult>
+
+/** Polls held and released once on each fresh server before it is measured (a tenth of the measured ones), so that what is timed is not its first burst. */
+const pollWarmup = (): number => Math.max(1, Math.round(settings.waiters / 10))
+
+const polls = async (): Promise<PollRound[]> => {
   out()
-  out(`## Long polls: ${fmt(settings.waiters)} held, then one send`)
+  out(`## Long polls: ${fmt(settings.waiters)} held, then one send; ours against node:http, ${settings.pollRounds} paired rounds`)
   out()
-  out('Each server fresh, warmed by one wave of 100 polls. Delay: from the send to the last complete answer at the client. Memory: what the held polls add to the server, after a full collection.')
+  out(`Each round starts both servers fresh and warms each with ${fmt(pollWarmup())} polls, then measures them back to back, the order alternating. Delay: from the send to the last complete answer at the client. Memory: what the held polls add to the server, after a full collection.`)
   out()
-  out('| server | round | delay to the last answer, ms | resident memory added, MB | of which V8 heap, MB |')
-  out('|---|---:|---:|---:|---:|')
-  const results = Object.fromEntries(SERVER_NAMES.map((n) => [n, []])) as unknown as PollResults
+  out('| round | server | delay to the last answer, ms | resident memory added, MB | of which V8 heap, MB |')
+  out('|---:|---|---:|---:|---:|')
+  const rounds: PollRound[] = []
   for (let round = 1; round <= settings.pollRounds; round++) {
-    const servers = await Promise.all(SERVER_NAMES.map(startServer))
+    const servers = await Promise.all(POLL_SERVERS.map(startServer))
     try {
-      for (const server of servers) await longPolls(server, POLL_WARMUP)
-      const order = servers.map((_, i) => servers[(i + round - 1) % servers.length] as RunningServer)
+      for (const server of servers) await longPolls(server, pollWarmup())
+      const order = round % 2 === 1 ? servers : [...servers].reverse()
+      const results: Partial<PollRound> = {}
       for (const server of order) {
         const r = await longPolls(server, settings.waiters)
-        results[server.name].push(r)
-        out(`| ${server.name} | ${round} | ${fmt(r.delayMs, 1)} | ${mb(r.rssBytes)} | ${mb(r.heapBytes)} |`)
+        results[server.name as keyof PollRound] = r
+        out(`| ${round} | ${server.name} | ${fmt(r.delayMs, 1)} | ${mb(r.rssBytes)} | ${mb(r.heapBytes)} |`)
       }
+      rounds.push(results as PollRound)
     } finally {
       await Promise.all(servers.map((s) => s.stop()))
     }
   }
-  const delay = (n: ServerName) => median(results[n].map((p) => p.delayMs))
-  const memory = (n: ServerName) => median(results[n].map((p) => p.rssBytes))
-  const delayRatio = delay('ours') / delay('node:http')
-  const memoryRatio = memory('ours') / memory('node:http')
+  const delayRatios = rounds.map((r) => r.ours.delayMs / r['node:http'].delayMs)
+  const memoryRatios = rounds.map((r) => r.ours.rssBytes / r['node:http'].rssBytes)
+  const delayRatio = median(delayRatios)
+  const memoryRatio = median(memoryRatios)
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ')
+  const delayOf = (n: keyof PollRound) => median(rounds.map((r) => r[n].delayMs))
+  const memoryOf = (n: keyof PollRound) => median(rounds.map((r) => r[n].rssBytes))
   out()
-  out('| median | ours | minimal Koa | node:http | ours / node:http | target |')
-  out('|---|---:|---:|---:|---:|---|')
-  out(`| delay, ms | ${fmt(delay('ours'), 1)} | ${fmt(delay('minimal Koa'), 1)} | ${fmt(delay('node:http'), 1)} | **${delayRatio.toFixed(2)}** | ≤ ${TARGET.pollDelay}: ${verdict(delayRatio <= TARGET.pollDelay)} |`)
-  out(`| memory, MB | ${mb(memory('ours'))} | ${mb(memory('minimal Koa'))} | ${mb(memory('node:http'))} | **${memoryRatio.toFixed(2)}** | ≤ ${TARGET.pollMemory}: ${verdict(memoryRatio <= TARGET.pollMemory)} |`)
+  out('| | ours, median | node:http, median | ours / node:http per round | median of the ratios | target |')
+  out('|---|---:|---:|---|---:|---|')
+  out(`| delay, ms | ${fmt(delayOf('ours'), 1)} | ${fmt(delayOf('node:http'), 1)} | ${list(delayRatios)} | **${delayRatio.toFixed(2)}** | ≤ ${TARGET.pollDelay}: ${verdict(delayRatio <= TARGET.pollDelay)} |`)
+  out(`| memory, MB | ${mb(memoryOf('ours'))} | ${mb(memoryOf('node:http'))} | ${list(memoryRatios)} | **${memoryRatio.toFixed(2)}** | ≤ ${TARGET.pollMemory}: ${verdict(memoryRatio <= TARGET.pollMemory)} |`)
   verdicts.push(
-    { target: `long polls: delay to the last of ${fmt(settings.waiters)} ≤ ${TARGET.pollDelay} × node:http`, value: `${delayRatio.toFixed(2)}×`, pass: delayRatio <= TARGET.pollDelay },
-    { target: `long polls: their memory ≤ ${TARGET.pollMemory} × node:http`, value: `${memoryRatio.toFixed(2)}×`, pass: memoryRatio <= TARGET.pollMemory },
+    { target: `long polls: delay to the last of ${fmt(settings.waiters)} ≤ ${TARGET.pollDelay} × node:http (median of per-round ratios)`, value: `${delayRatio.toFixed(2)}×`, pass: delayRatio <= TARGET.pollDelay },
+    { target: `long polls: their memory ≤ ${TARGET.pollMemory} × node:http (median of per-round ratios)`, value: `${memoryRatio.toFixed(2)}×`, pass: memoryRatio <= TARGET.pollMemory },
   )
-  return results
+  return rounds
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,7 +246,7 @@ const main = async (): Promise<void> => {
     phases.push([phase, Math.round((Date.now() - t0) / 1000)])
     return result
   }
-  const results = { throughput: await timed('throughput', throughput), polls: {} as PollResults, memory: [] as MemorySample[] }
+  const results = { throughput: await timed('throughput', throughput), polls: [] as PollRound[], memory: [] as MemorySample[] }
   reportRatios(results.throughput)
   results.polls = await timed('long polls', polls)
   results.memory = await timed('memory', memory)

@@ -75,7 +75,19 @@ export const messageJson = (m: Message): string => {
  * then the cursor fields. `head` holds any fields that come right after
  * `success` (a player's name), already as JSON members.
  */
+const pageJsonOf = new WeakMap<Page, string>()
+
 export const pageJson = (page: Page, head = ''): string => {
+  if (head !== '') return writePageJson(page, head)
+  let json = pageJsonOf.get(page)
+  if (json === undefined) {
+    json = writePageJson(page, head)
+    pageJsonOf.set(page, json)
+  }
+  return json
+}
+
+const writePageJson = (page: Page, head: string): string => {
   let messages = ''
   for (let i = 0; i < page.messages.length; i++) messages += (i === 0 ? '' : ',') + messageJson(page.messages[i] as Message)
   return (

@@ -123,6 +123,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
   const appendNow = (request: AppendRequest): E.Either<ChannelLimitReached, Conversation> => {
     const log = openChannel(request.draft.channel)
     if (log === undefined) return E.left({ _tag: 'ChannelLimitReached', max: options.maxChannels })
+    lastRead = undefined
     // Timestamps follow id order even if the clock steps back, so `since` can be found by binary search.
     lastSentAt = Math.max(lastSentAt, request.draft.sentAt)
     const draft = request.draft
@@ -166,7 +167,21 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
 
   const EMPTY: Sequence = { length: 0, at: () => { throw new RangeError('empty sequence') } }
 
+  /*
+   * The last page read, until the next change. Readers that follow a channel
+   * converge on the same cursor, so the readers a message wakes (thousands of
+   * held polls) mostly ask the same question at once: one page answers all.
+   */
+  let lastRead: { readonly query: ListQuery; readonly page: Page } | undefined
+
   const listNow = (query: ListQuery): Page => {
+    if (lastRead !== undefined && sameQuery(lastRead.query, query)) return lastRead.page
+    const page = readNow(query)
+    lastRead = { query, page }
+    return page
+  }
+
+  const readNow = (query: ListQuery): Page => {
     const log = channels.get(query.channel)
     const seq: Sequence =
       log === undefined ? EMPTY : query.player === undefined ? log.ring : log.players.get(playerKey(query.player))?.messages ?? EMPTY
@@ -192,6 +207,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
   }
 
   const clearNow = (scope: ClearScope): void => {
+    lastRead = undefined
     if (scope._tag === 'All') {
       // Everything up to the newest id is gone, in every channel.
       droppedChannelsRemovedThrough = lastId
@@ -249,6 +265,14 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
     listenerCount: () => listening,
   }
 }
+
+/** Whether two reads ask for the same page: the same channel, player (in any case), cursor, since and limit. */
+const sameQuery = (a: ListQuery, b: ListQuery): boolean =>
+  a.channel === b.channel &&
+  a.limit === b.limit &&
+  a.since === b.since &&
+  (a.player === b.player || (a.player !== undefined && b.player !== undefined && playerKey(a.player) === playerKey(b.player))) &&
+  (a.cursor === b.cursor || (a.cursor !== undefined && b.cursor !== undefined && a.cursor.after === b.cursor.after && a.cursor.epoch === b.cursor.epoch))
 
 const slice = (seq: Sequence, start: number, end: number): Message[] => {
   const out = new Array<Message>(Math.max(0, end - start))

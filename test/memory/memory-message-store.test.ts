@@ -19,6 +19,22 @@ const message = (id: number): Message => ({
 })
 
 describe('memory store internals', () => {
+  it('answers the same read asked again, in any case of the name, with the same page until something changes', async () => {
+    const store = createMemoryMessageStore({ maxMessages: 10, maxChannels: 10 })
+    const query = { channel: 'global' as ChannelName, limit: 100, cursor: { after: 0 }, player: 'Bob' }
+    await run(store.append({ draft: { channel: query.channel, playerName: 'Bob' as PlayerName, text: 'm1' as MessageText, sentAt: 1 } }))
+    const first = await run(store.list(query))
+    // One page for every reader a message wakes: held polls ask the same question at once.
+    expect(await run(store.list({ ...query, player: 'BOB', cursor: { after: 0 } }))).to.equal(first)
+    expect(await run(store.list({ ...query, limit: 99 }))).not.to.equal(first)
+    await run(store.append({ draft: { channel: query.channel, playerName: 'Bob' as PlayerName, text: 'm2' as MessageText, sentAt: 2 } }))
+    const second = await run(store.list(query))
+    expect(second).not.to.equal(first)
+    expect(second.messages.map((m) => m.text)).to.deep.equal(['m1', 'm2'])
+    await run(store.clear({ _tag: 'All' }))
+    expect((await run(store.list(query))).messages).to.deep.equal([])
+  })
+
   it('a ring evicts exactly the oldest once full', () => {
     const ring = new Ring(3)
     expect([1, 2, 3].map((i) => ring.push(message(i)))).to.deep.equal([undefined, undefined, undefined])

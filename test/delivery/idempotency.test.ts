@@ -4,6 +4,7 @@ import { createMemoryIdempotencyKeys } from '../../adapters/memory/memory-idempo
 import type { Conversation } from '../../domain/message-repository'
 import { run } from '../contracts/message-repository.contract'
 import { postJson, startTestServer, type TestServer } from '../support/server'
+import { until } from '../support/until'
 
 /** node:http, which sends Latin-1 header bytes as they are (fetch would refuse some). */
 const rawPost = (url: string, headers: Record<string, string>, body: string) =>
@@ -57,6 +58,43 @@ for (const via of ['listener', 'koa'] as const) {
       expect(await stored()).to.equal(2)
       const late = await send({ player_name: 'Bob', message: 'race' }, 'same-key')
       expect(late.body.message.id).to.equal(ok[0]!.body.message.id)
+    })
+
+    it('answers a retry that comes while the first is still being stored with 409 and Retry-After, and stores one message', async () => {
+      // The memory store appends at once; a store that takes its time shows the window a slow database would.
+      let open!: () => void
+      const gate = new Promise<void>((resolve) => (open = resolve))
+      let appends = 0
+      await server.close()
+      server = await startTestServer({
+        via,
+        wrapStore: (store) => ({
+          ...store,
+          append: (request) => async () => {
+            appends++
+            await gate
+            return store.append(request)()
+          },
+        }),
+      })
+      const first = send({ player_name: 'Bob', message: 'slow' }, 'slow-key')
+      await until(() => appends === 1)
+      const retry = await postJson(`${server.url}/api/send`, { player_name: 'Bob', message: 'slow' }, { 'Idempotency-Key': 'slow-key', Origin: 'https://game.example' })
+      expect(retry.status).to.equal(409)
+      expect(retry.headers.get('retry-after')).to.equal('1')
+      expect(retry.headers.get('access-control-allow-origin')).to.equal('*')
+      expect(await retry.json()).to.deep.equal({
+        success: false,
+        error: 'Idempotency-Key: the first request with this key is still being processed; retry shortly',
+      })
+      open()
+      const answered = await first
+      expect(answered.status).to.equal(200)
+      const late = await send({ player_name: 'Bob', message: 'slow' }, 'slow-key')
+      expect(late.replayed).to.equal('true')
+      expect(late.body).to.deep.equal(answered.body)
+      expect(appends).to.equal(1)
+      expect(await stored()).to.equal(2)
     })
 
     it('refuses the same key with a different body', async () => {

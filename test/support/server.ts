@@ -5,6 +5,7 @@ import { createApp, createRequestListener, type AppDeps } from '../../adapters/h
 import { createMemoryIdempotencyKeys } from '../../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore, type MemoryMessageStore, type MemoryStoreOptions } from '../../adapters/memory/memory-message-store'
 import { autoReplyFromTemplate, DEFAULT_AUTO_REPLY_TEMPLATE } from '../../domain/auto-reply'
+import type { MessageRepository } from '../../domain/message-repository'
 
 export type TestServer = {
   readonly url: string
@@ -24,6 +25,8 @@ export type TestServerOptions = Partial<Omit<AppDeps, 'messages' | 'feed'>> & {
    * that embeds the Koa app does.
    */
   readonly via?: 'listener' | 'koa'
+  /** Puts something between the app and its store (a slow append, say); the feed stays the store's own. */
+  readonly wrapStore?: (store: MemoryMessageStore) => MessageRepository
 }
 
 /** A real HTTP server on a free loopback port, built the way `main` builds one, with a fresh store. */
@@ -39,7 +42,7 @@ export const startTestServer = async (options: TestServerOptions = {}): Promise<
     log: { error: (message, detail) => logged.push({ message, detail }) },
     idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: 10_000, retentionMs: 24 * 60 * 60 * 1000 }),
     ...options,
-    messages: store,
+    messages: options.wrapStore?.(store) ?? store,
     feed: store,
   }
   return { ...(await listen(options.via === 'koa' ? createApp(deps) : createRequestListener(deps))), store, logged }

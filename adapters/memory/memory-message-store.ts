@@ -176,7 +176,9 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
 
   const listNow = (query: ListQuery): Page => {
     if (lastRead !== undefined && sameQuery(lastRead.query, query)) return lastRead.page
-    const page = readNow(query)
+    // Frozen, as every reader of this query shares it until the next change.
+    const page = Object.freeze(readNow(query))
+    Object.freeze(page.messages)
     lastRead = { query, page }
     return page
   }

@@ -20,5 +20,6 @@ export { createMemoryMessageStore, type MemoryMessageStore, type MemoryStoreOpti
 export { createMemoryIdempotencyKeys, type MemoryIdempotencyOptions } from './adapters/memory/memory-idempotency-keys'
 export { createApp, createRequestListener, ENDPOINTS, DEFAULT_BODY_LIMIT_BYTES, type AppDeps, type Logger } from './adapters/http/app'
 export { toWire, type WireMessage } from './adapters/http/wire'
+export { answerClientError } from './adapters/http/raw-response'
 export { readConfig, DEFAULTS, type Config } from './adapters/config'
 export { startServer, IDEMPOTENCY_RETENTION_MS, type RunningServer } from './adapters/http/server'

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { problemOf, type UseCaseError } from './problems'
 
 /*
@@ -71,8 +72,34 @@ export const rawResponses = (deps: RawResponseDeps): RawResponses => {
   }
 }
 
-const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED'])
+// HPE_INVALID_EOF_STATE: node's parser saw the connection end in the middle of a request.
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'HPE_INVALID_EOF_STATE'])
 
 /** An error that only says the client hung up: there is no one to answer and nothing to log. */
 export const isClientGone = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && CLIENT_GONE.has(String((err as { code?: unknown }).code))
+
+type ClientError = Error & { readonly code?: string }
+
+const BAD_HTTP: Readonly<Record<string, readonly [number, string, string]>> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'the request headers are larger than the server accepts'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'the request was not received in time'],
+  ERR_HTTP_HEADERS_TIMEOUT: [408, 'Request Timeout', 'the request headers were not received in time'],
+  HPE_INVALID_EOF_STATE: [400, 'Bad Request', 'the connection ended before the request was complete'],
+}
+
+/**
+ * For `server.on('clientError', answerClientError)`: a request node:http
+ * cannot parse gets the same JSON refusal as any other bad request, where
+ * node would write a bare `400 Bad Request` with no body. There is no
+ * request or response object yet, so the answer goes onto the socket.
+ */
+export const answerClientError = (err: ClientError, socket: Duplex): void => {
+  // A reset connection, or one that can no longer be written to, has no one to answer.
+  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy()
+  const [status, reason, error] = BAD_HTTP[err.code ?? ''] ?? [400, 'Bad Request', 'the request is not valid HTTP/1.1']
+  const body = JSON.stringify({ success: false, error })
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  )
+}

@@ -4,6 +4,7 @@ import type { Config } from '../config'
 import { createMemoryIdempotencyKeys } from '../memory/memory-idempotency-keys'
 import { createMemoryMessageStore, type MemoryMessageStore } from '../memory/memory-message-store'
 import { createRequestListener, type Logger } from './app'
+import { answerClientError } from './raw-response'
 
 export type RunningServer = {
   readonly server: Server
@@ -38,6 +39,7 @@ export const startServer = async (config: Config, log: Logger = consoleLog): Pro
     log,
   })
   const server = createServer(listener)
+  server.on('clientError', answerClientError)
   // Keep-alive sockets outlive a game server's request; closing them lets shutdown finish promptly.
   server.keepAliveTimeout = 65_000
   await new Promise<void>((resolve, reject) => {

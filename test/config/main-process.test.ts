@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { DEFAULTS } from '../../adapters/config'
+import { parseRawAnswer, rawSocket } from '../http/raw'
 
 /*
  * `main` as a real process: a bad variable stops it at once with a message
@@ -101,6 +102,9 @@ describe('main as a process', function () {
       body: JSON.stringify({ player_name: 'Bob', message: 'hi' }),
     })
     expect(((await sent.json()) as { auto_reply: { message: string } }).auto_reply.message, 'AUTO_REPLY is applied').to.equal('Hi Bob')
+    const garbage = parseRawAnswer(await rawSocket(`http://127.0.0.1:${port}`, 'HELLO THERE\r\n\r\n'))
+    expect(garbage.status, 'bytes that are not HTTP are refused in JSON too').to.equal(400)
+    expect(JSON.parse(garbage.body)).to.include({ success: false })
 
     expect(run.child.kill('SIGTERM')).to.equal(true)
     const { code, signal } = await run.exited

@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib'
 import { postJson, startTestServer, type TestServer, type TestServerOptions } from '../support/server'
+import { connect, type Socket } from 'node:net'
 import { parseRawAnswer, rawRequest, rawSocket } from './raw'
 
 /*
@@ -368,6 +369,39 @@ for (const via of ['listener', 'koa'] as const) {
         } finally {
           agent.destroy()
         }
+      })
+
+      it('stores nothing and logs nothing when the client stops mid-body, and tells it so in JSON if it still listens', async () => {
+        await start()
+        const { port } = new URL(t.url)
+        const serverSide = new Promise<Socket>((resolve) => t.server.once('connection', resolve))
+        const socket = connect({ host: '127.0.0.1', port: Number(port) })
+        const received: Buffer[] = []
+        socket.on('data', (chunk: Buffer) => received.push(chunk))
+        const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+        socket.write('POST /api/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"player_name": "Bo')
+        const served = await serverSide
+        const serverClosed = new Promise<void>((resolve) => served.on('close', () => resolve()))
+        // Half-closed: the body will never be complete, but the client can still read an answer.
+        socket.end()
+        await Promise.all([closed, serverClosed])
+        const answer = parseRawAnswer(Buffer.concat(received).toString('utf8'))
+        expect(answer.status, answer.head).to.equal(400)
+        expect(answer.head.toLowerCase()).to.include('content-type: application/json')
+        expect(JSON.parse(answer.body)).to.deep.equal({ success: false, error: 'the connection ended before the request was complete' })
+        expect(await storedCount()).to.equal(0)
+        expect(t.logged).to.deep.equal([])
+      })
+
+      it('refuses bytes that are not HTTP with a JSON 400, and headers too large with a JSON 431', async () => {
+        await start()
+        const garbage = parseRawAnswer(await rawSocket(t.url, 'HELLO THERE\r\n\r\n'))
+        expect(garbage.status).to.equal(400)
+        expect(JSON.parse(garbage.body)).to.deep.equal({ success: false, error: 'the request is not valid HTTP/1.1' })
+        const huge = parseRawAnswer(await rawSocket(t.url, `GET /api HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`))
+        expect(huge.status).to.equal(431)
+        expect(JSON.parse(huge.body)).to.include({ success: false })
+        expect(t.logged).to.deep.equal([])
       })
 
       it('reads only content-length bytes: a length that cuts the JSON short leaves malformed JSON, refused with 400', async () => {

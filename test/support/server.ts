@@ -2,6 +2,7 @@ import Koa from 'koa'
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createApp, createRequestListener, type AppDeps } from '../../adapters/http/app'
+import { answerClientError } from '../../adapters/http/raw-response'
 import { createMemoryIdempotencyKeys } from '../../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore, type MemoryMessageStore, type MemoryStoreOptions } from '../../adapters/memory/memory-message-store'
 import { autoReplyFromTemplate, DEFAULT_AUTO_REPLY_TEMPLATE } from '../../domain/auto-reply'
@@ -51,6 +52,8 @@ export const startTestServer = async (options: TestServerOptions = {}): Promise<
 /** Serves any Koa app or request listener on a free loopback port: for apps built with hand-made dependencies too. */
 export const listen = async (app: Koa | RequestListener): Promise<{ url: string; server: Server; close: () => Promise<void> }> => {
   const server = createServer(app instanceof Koa ? app.callback() : app)
+  // As startServer does: a request node:http cannot parse is refused with JSON too.
+  server.on('clientError', answerClientError)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {

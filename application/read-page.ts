@@ -56,26 +56,57 @@ export type ReadDeps = {
 export const readPage = (deps: ReadDeps) => (query: ListQuery, wait?: Wait): TE.TaskEither<StoreUnavailable, Page> => {
   const cursor = query.cursor
   if (cursor === undefined || wait === undefined || wait.ms <= 0) return deps.messages.list(query)
-  return async () => {
-    let wake!: () => void
-    const woken = new Promise<void>((resolve) => (wake = resolve))
-    const filter: FeedFilter = query.player === undefined ? { channel: query.channel } : { channel: query.channel, player: query.player }
-    const unsubscribe = deps.feed.subscribe(filter, (message) => {
-      if (message.id > cursor.after) wake()
+  const filter: FeedFilter = query.player === undefined ? { channel: query.channel } : { channel: query.channel, player: query.player }
+  /*
+   * Written with callbacks rather than async/await: when a message arrives,
+   * every waiter it wakes starts its second read from inside the feed's
+   * notification, and is answered two microtask turns later. With awaits,
+   * thousands of waiters woken at once moved through five turns in step, and
+   * none was answered before all had passed the first four.
+   */
+  return () =>
+    new Promise<E.Either<StoreUnavailable, Page>>((resolve, reject) => {
+      // reading: the first read is under way; woken: a match arrived meanwhile; waiting: held; done: the second read has started.
+      let state: 'reading' | 'woken' | 'waiting' | 'done' = 'reading'
+      let timer: NodeJS.Timeout | undefined
+      // An adapter that throws or rejects instead of returning a Left is a bug: the waiter lets go of everything and fails.
+      const fail = (thrown: unknown): void => {
+        state = 'done'
+        clearTimeout(timer)
+        unsubscribe()
+        reject(thrown)
+      }
+      const read = (then: (page: E.Either<StoreUnavailable, Page>) => void): void => {
+        // Caught here, not thrown: a throw must not break the send whose message woke us.
+        try {
+          deps.messages.list(query)().then(then, fail)
+        } catch (thrown) {
+          fail(thrown)
+        }
+      }
+      const finish = (): void => {
+        if (state === 'done') return
+        state = 'done'
+        clearTimeout(timer)
+        unsubscribe()
+        read(resolve)
+      }
+      const unsubscribe = deps.feed.subscribe(filter, (message) => {
+        if (message.id <= cursor.after) return
+        if (state === 'waiting') finish()
+        else if (state === 'reading') state = 'woken'
+      })
+      read((first) => {
+        if (E.isLeft(first) || first.right.messages.length > 0 || first.right.gap) {
+          state = 'done'
+          unsubscribe()
+          return resolve(first)
+        }
+        if (state === 'woken') return finish()
+        state = 'waiting'
+        timer = setTimeout(finish, wait.ms)
+        // Settling after the answer finds the read done: nothing to remove.
+        wait.released?.then(finish, finish)
+      })
     })
-    let timer: NodeJS.Timeout | undefined
-    try {
-      const first = await deps.messages.list(query)()
-      if (E.isLeft(first) || first.right.messages.length > 0 || first.right.gap) return first
-      timer = setTimeout(wake, wait.ms)
-      // Settling after the answer only resolves a promise already resolved: nothing to remove.
-      wait.released?.then(wake, wake)
-      await woken
-    } finally {
-      clearTimeout(timer)
-      unsubscribe()
-    }
-    // Awaited rather than returned: an async function that returns a promise adopts it two microtask turns later, and thousands of waiters wake at once.
-    return await deps.messages.list(query)()
-  }
 }

@@ -4,11 +4,12 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createApp, createRequestListener, type AppDeps, type Logger } from '../../adapters/http/app'
 import { createMemoryIdempotencyKeys } from '../../adapters/memory/memory-idempotency-keys'
-import { createMemoryMessageStore } from '../../adapters/memory/memory-message-store'
+import { createMemoryMessageStore, type MemoryMessageStore } from '../../adapters/memory/memory-message-store'
 import { autoReplyFromTemplate } from '../../domain/auto-reply'
 import type { MessageRepository } from '../../domain/message-repository'
 import { postJson, startTestServer, type TestServer } from '../support/server'
 import { listen } from '../support/server'
+import { until } from '../support/until'
 import { parseRawAnswer, rawRequest, rawSocket } from './raw'
 
 /*
@@ -24,12 +25,15 @@ const SECRET = 'secret detail'
 type Logged = Array<{ message: string; detail: unknown }>
 
 /** An app on the real memory store with some of its operations swapped for broken ones. */
-const brokenApp = async (broken: Partial<MessageRepository>, via: 'listener' | 'koa' = 'listener') => {
+const brokenApp = async (
+  broken: Partial<MessageRepository> | ((store: MemoryMessageStore) => Partial<MessageRepository>),
+  via: 'listener' | 'koa' = 'listener',
+) => {
   const store = createMemoryMessageStore({ maxMessages: 100, maxChannels: 10 })
   const logged: Logged = []
   const log: Logger = { error: (message, detail) => logged.push({ message, detail }) }
   const deps: AppDeps = {
-    messages: { ...store, ...broken },
+    messages: { ...store, ...(typeof broken === 'function' ? broken(store) : broken) },
     feed: store,
     idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: 100, retentionMs: 60_000 }),
     clock: { now: Date.now },
@@ -39,7 +43,7 @@ const brokenApp = async (broken: Partial<MessageRepository>, via: 'listener' | '
     longPollMaxSeconds: 25,
     log,
   }
-  return { ...(await listen(via === 'koa' ? createApp(deps) : createRequestListener(deps))), logged }
+  return { ...(await listen(via === 'koa' ? createApp(deps) : createRequestListener(deps))), logged, store }
 }
 
 const expectGeneric500 = async (res: Response): Promise<void> => {
@@ -153,6 +157,27 @@ describe('HTTP API: failures on the server side', () => {
         await expectGeneric500(await fetch(`${server.url}/api/messages/Bob?after=0&wait=1`))
         expect(server.logged.map((l) => (l.detail as Error).message)).to.deep.equal([SECRET, SECRET])
         expect(server.logged[0]?.message).to.match(/GET \/api\/messages/)
+        expect(server.store.listenerCount(), 'a failed poll lets go of its listener').to.equal(0)
+      })
+
+      it(`answers a held long poll whose read after the wake throws with a 500, while the send that woke it succeeds (${via})`, async () => {
+        let reads = 0
+        server = await brokenApp(
+          (store) => ({
+            list: (query) => {
+              if (++reads > 1) throw new Error(SECRET)
+              return store.list(query)
+            },
+          }),
+          via,
+        )
+        const held = fetch(`${server.url}/api/messages?after=0&wait=20`)
+        await until(() => server!.store.listenerCount() === 1)
+        const sent = await postJson(`${server.url}/api/send`, { player_name: 'Bob', message: 'wakes a broken read' })
+        expect(sent.status).to.equal(200)
+        await expectGeneric500(await held)
+        expect(server.store.listenerCount()).to.equal(0)
+        expect(server.logged.map((l) => (l.detail as Error).message)).to.deep.equal([SECRET])
       })
     }
 

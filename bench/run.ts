@@ -114,11 +114,13 @@ const reportRatios = (results: ThroughputResults): void => {
 
 /*
  * The delay to the last of 5,000 answers is mostly the kernel writing 5,000
- * responses, and it drifts by a quarter from one run to the next on a shared
- * machine. So each round measures ours and node:http back to back and the
- * verdict is the median of the per-round ratios, as for throughput: a slow
- * spell of the machine falls on both sides of a ratio. The first of a pair
- * measured slower, whichever server it was (by up to a third), so the order
+ * responses, and one measurement differs from the next by a quarter or more
+ * on this shared machine, whichever server it is. So each server is measured
+ * in six rounds and the target is on the medians, as the issue states it:
+ * ours' median delay (and memory) against node:http's. The ratio within each
+ * round is printed too; it turned out no steadier than single measurements
+ * (0.74–1.42 in one run), so it shows the spread and is not the verdict.
+ * The first of a pair measured slower, whichever server it was, so the order
  * alternates over an even number of rounds and each goes first as often.
  * Minimal Koa is left out of this phase, so that its time buys more rounds;
  * the runs recorded before 2026-11-25 16:00 have it (1.1–1.5× node:http's
@@ -159,19 +161,19 @@ const polls = async (): Promise<PollRound[]> => {
   }
   const delayRatios = rounds.map((r) => r.ours.delayMs / r['node:http'].delayMs)
   const memoryRatios = rounds.map((r) => r.ours.rssBytes / r['node:http'].rssBytes)
-  const delayRatio = median(delayRatios)
-  const memoryRatio = median(memoryRatios)
-  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ')
   const delayOf = (n: keyof PollRound) => median(rounds.map((r) => r[n].delayMs))
   const memoryOf = (n: keyof PollRound) => median(rounds.map((r) => r[n].rssBytes))
+  const delayRatio = delayOf('ours') / delayOf('node:http')
+  const memoryRatio = memoryOf('ours') / memoryOf('node:http')
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ')
   out()
-  out('| | ours, median | node:http, median | ours / node:http per round | median of the ratios | target |')
-  out('|---|---:|---:|---|---:|---|')
-  out(`| delay, ms | ${fmt(delayOf('ours'), 1)} | ${fmt(delayOf('node:http'), 1)} | ${list(delayRatios)} | **${delayRatio.toFixed(2)}** | ≤ ${TARGET.pollDelay}: ${verdict(delayRatio <= TARGET.pollDelay)} |`)
-  out(`| memory, MB | ${mb(memoryOf('ours'))} | ${mb(memoryOf('node:http'))} | ${list(memoryRatios)} | **${memoryRatio.toFixed(2)}** | ≤ ${TARGET.pollMemory}: ${verdict(memoryRatio <= TARGET.pollMemory)} |`)
+  out('| | ours, median | node:http, median | ours / node:http | within each round (the spread) | target |')
+  out('|---|---:|---:|---:|---|---|')
+  out(`| delay, ms | ${fmt(delayOf('ours'), 1)} | ${fmt(delayOf('node:http'), 1)} | **${delayRatio.toFixed(2)}** | ${list(delayRatios)} | ≤ ${TARGET.pollDelay}: ${verdict(delayRatio <= TARGET.pollDelay)} |`)
+  out(`| memory, MB | ${mb(memoryOf('ours'))} | ${mb(memoryOf('node:http'))} | **${memoryRatio.toFixed(2)}** | ${list(memoryRatios)} | ≤ ${TARGET.pollMemory}: ${verdict(memoryRatio <= TARGET.pollMemory)} |`)
   verdicts.push(
-    { target: `long polls: delay to the last of ${fmt(settings.waiters)} ≤ ${TARGET.pollDelay} × node:http (median of per-round ratios)`, value: `${delayRatio.toFixed(2)}×`, pass: delayRatio <= TARGET.pollDelay },
-    { target: `long polls: their memory ≤ ${TARGET.pollMemory} × node:http (median of per-round ratios)`, value: `${memoryRatio.toFixed(2)}×`, pass: memoryRatio <= TARGET.pollMemory },
+    { target: `long polls: delay to the last of ${fmt(settings.waiters)} ≤ ${TARGET.pollDelay} × node:http (medians)`, value: `${delayRatio.toFixed(2)}×`, pass: delayRatio <= TARGET.pollDelay },
+    { target: `long polls: their memory ≤ ${TARGET.pollMemory} × node:http (medians)`, value: `${memoryRatio.toFixed(2)}×`, pass: memoryRatio <= TARGET.pollMemory },
   )
   return rounds
 }

@@ -88,7 +88,7 @@ describe('bench: a smoke run of npm run bench', function () {
     expect(printed).to.include('| endpoint | ours / minimal Koa |')
     for (const endpoint of ENDPOINTS) expect(printed).to.match(new RegExp(`\\| ${endpoint.replace(/[?/]/g, '\\$&')} \\| [0-9.]+ \\| \\*\\*[0-9.]+\\*\\* \\|`))
     expect(report.verdicts.map((v) => v.target)).to.have.length(5)
-    expect(printed).to.match(/\| delay, ms \| [0-9.,]+ \| [0-9.,]+ \| [0-9., ]+ \| \*\*[0-9.]+\*\* \| ≤ 1\.3: (PASS|FAIL) \|/)
+    expect(printed).to.match(/\| delay, ms \| [0-9.,]+ \| [0-9.,]+ \| \*\*[0-9.]+\*\* \| [0-9., ]+ \| ≤ 1\.3: (PASS|FAIL) \|/)
     expect(printed).to.include('## Targets')
   })
 

@@ -130,7 +130,7 @@ export const heldPolls = (deps: HeldPollDeps): HeldPolls => {
     )
   }
 
-  // Async, so that even an adapter that throws instead of rejecting ends in hold's catch.
+  // Async, so that even an adapter that throws instead of rejecting ends in hold's failure handler.
   const listed = async (req: IncomingMessage, res: ServerResponse, input: ListInput): Promise<void> => {
     const page = await deps.list(input)()
     if (E.isLeft(page)) answerError(req, res, page.left)

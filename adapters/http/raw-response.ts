@@ -95,8 +95,11 @@ const BAD_HTTP: Readonly<Record<string, readonly [number, string, string]>> = {
  * request or response object yet, so the answer goes onto the socket.
  */
 export const answerClientError = (err: ClientError, socket: Duplex): void => {
-  // A reset connection, or one that can no longer be written to, has no one to answer.
-  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy()
+  // A reset connection, or one that can no longer be written to, has no one to answer. Nor has one
+  // whose answer to an earlier request has begun: bytes written now would land inside it. (node's
+  // own handler makes the same check on the response it keeps on the socket.)
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) return void socket.destroy()
   const [status, reason, error] = BAD_HTTP[err.code ?? ''] ?? [400, 'Bad Request', 'the request is not valid HTTP/1.1']
   const body = JSON.stringify({ success: false, error })
   socket.end(

@@ -69,11 +69,14 @@ export const readPage = (deps: ReadDeps) => (query: ListQuery, wait?: Wait): TE.
       // reading: the first read is under way; woken: a match arrived meanwhile; waiting: held; done: the second read has started.
       let state: 'reading' | 'woken' | 'waiting' | 'done' = 'reading'
       let timer: NodeJS.Timeout | undefined
-      // An adapter that throws or rejects instead of returning a Left is a bug: the waiter lets go of everything and fails.
-      const fail = (thrown: unknown): void => {
+      const letGo = (): void => {
         state = 'done'
         clearTimeout(timer)
         unsubscribe()
+      }
+      // An adapter that throws or rejects instead of returning a Left is a bug: the waiter lets go of everything and fails.
+      const fail = (thrown: unknown): void => {
+        letGo()
         reject(thrown)
       }
       const read = (then: (page: E.Either<StoreUnavailable, Page>) => void): void => {
@@ -86,9 +89,7 @@ export const readPage = (deps: ReadDeps) => (query: ListQuery, wait?: Wait): TE.
       }
       const finish = (): void => {
         if (state === 'done') return
-        state = 'done'
-        clearTimeout(timer)
-        unsubscribe()
+        letGo()
         read(resolve)
       }
       const unsubscribe = deps.feed.subscribe(filter, (message) => {
@@ -98,8 +99,7 @@ export const readPage = (deps: ReadDeps) => (query: ListQuery, wait?: Wait): TE.
       })
       read((first) => {
         if (E.isLeft(first) || first.right.messages.length > 0 || first.right.gap) {
-          state = 'done'
-          unsubscribe()
+          letGo()
           return resolve(first)
         }
         if (state === 'woken') return finish()

@@ -70,13 +70,14 @@ export const messageJson = (m: Message): string => {
   return json
 }
 
+// A page is never changed once read (the store freezes the one it shares), so its JSON is written once.
+const pageJsonOf = new WeakMap<Page, string>()
+
 /**
  * A list answer as JSON text: the seed's `success`, `count` and `messages`,
  * then the cursor fields. `head` holds any fields that come right after
  * `success` (a player's name), already as JSON members.
  */
-const pageJsonOf = new WeakMap<Page, string>()
-
 export const pageJson = (page: Page, head = ''): string => {
   if (head !== '') return writePageJson(page, head)
   let json = pageJsonOf.get(page)

@@ -50,6 +50,14 @@ const VARIABLES = {
   MAX_CHANNELS: integerIn(1, 100_000),
   LONG_POLL_MAX_SECONDS: integerIn(1, 3600),
   IDEMPOTENCY_KEYS_MAX: integerIn(1, 10_000_000),
+  HEADERS_TIMEOUT_SECONDS: integerIn(1, 600),
+  REQUEST_TIMEOUT_SECONDS: integerIn(1, 3600),
+  IDLE_TIMEOUT_SECONDS: integerIn(1, 3600),
+  KEEP_ALIVE_TIMEOUT_SECONDS: integerIn(1, 3600),
+  MAX_LONG_POLLS: integerIn(1, 1_000_000),
+  MAX_STREAMS: integerIn(1, 1_000_000),
+  MAX_STREAMS_PER_ADDRESS: integerIn(1, 1_000_000),
+  STREAM_HEARTBEAT_SECONDS: integerIn(1, 3600),
 } as const
 
 export const DEFAULTS = {
@@ -62,6 +70,25 @@ export const DEFAULTS = {
   MAX_CHANNELS: 100,
   LONG_POLL_MAX_SECONDS: 25,
   IDEMPOTENCY_KEYS_MAX: 10_000,
+  /** A client has this long to send its request line and headers. */
+  HEADERS_TIMEOUT_SECONDS: 10,
+  /** ... and this long to send the whole request, body included. */
+  REQUEST_TIMEOUT_SECONDS: 30,
+  /** A connection with a request under way (not a held long poll's wait) is closed after this long without a byte moving. */
+  IDLE_TIMEOUT_SECONDS: 30,
+  /** An idle keep-alive connection is closed after this long; above the 60 s idle timeout of common load balancers. */
+  KEEP_ALIVE_TIMEOUT_SECONDS: 65,
+  /** Long polls held at once, from every client together (never per address: Roblox's servers share a few). */
+  MAX_LONG_POLLS: 10_000,
+  /** Event streams open at once, from every client together. */
+  MAX_STREAMS: 2_000,
+  /** Event streams open at once from one client address. */
+  MAX_STREAMS_PER_ADDRESS: 50,
+  /**
+   * How often a quiet event stream gets a comment line. It must be shorter than IDLE_TIMEOUT_SECONDS:
+   * a healthy stream stays active through its heartbeats, a reader that stopped reading does not.
+   */
+  STREAM_HEARTBEAT_SECONDS: 15,
 } as const satisfies { [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
 
 export type Config = { readonly [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
@@ -80,5 +107,18 @@ export const readConfig = (env: NodeJS.ProcessEnv): E.Either<ReadonlyArray<strin
     if (E.isLeft(decoded)) problems.push(`${name} must be ${codec.name}, got ${JSON.stringify(raw)}`)
     else config[name] = decoded.right
   }
+  if (problems.length === 0) problems.push(...crossProblems(config as Config))
   return problems.length > 0 ? E.left(problems) : E.right(config as Config)
+}
+
+/** Rules between variables, checked once each is valid on its own. */
+const crossProblems = (config: Config): string[] => {
+  const problems: string[] = []
+  if (config.STREAM_HEARTBEAT_SECONDS >= config.IDLE_TIMEOUT_SECONDS)
+    problems.push(
+      `STREAM_HEARTBEAT_SECONDS must be less than IDLE_TIMEOUT_SECONDS (${config.IDLE_TIMEOUT_SECONDS}), got ${config.STREAM_HEARTBEAT_SECONDS}: a quiet stream would be closed as idle between heartbeats`,
+    )
+  if (config.MAX_STREAMS_PER_ADDRESS > config.MAX_STREAMS)
+    problems.push(`MAX_STREAMS_PER_ADDRESS must be at most MAX_STREAMS (${config.MAX_STREAMS}), got ${config.MAX_STREAMS_PER_ADDRESS}`)
+  return problems
 }

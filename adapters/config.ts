@@ -118,6 +118,10 @@ const crossProblems = (config: Config): string[] => {
     problems.push(
       `STREAM_HEARTBEAT_SECONDS must be less than IDLE_TIMEOUT_SECONDS (${config.IDLE_TIMEOUT_SECONDS}), got ${config.STREAM_HEARTBEAT_SECONDS}: a quiet stream would be closed as idle between heartbeats`,
     )
+  if (config.HEADERS_TIMEOUT_SECONDS > config.REQUEST_TIMEOUT_SECONDS)
+    problems.push(
+      `HEADERS_TIMEOUT_SECONDS must be at most REQUEST_TIMEOUT_SECONDS (${config.REQUEST_TIMEOUT_SECONDS}), got ${config.HEADERS_TIMEOUT_SECONDS}: the headers are part of the request`,
+    )
   if (config.MAX_STREAMS_PER_ADDRESS > config.MAX_STREAMS)
     problems.push(`MAX_STREAMS_PER_ADDRESS must be at most MAX_STREAMS (${config.MAX_STREAMS}), got ${config.MAX_STREAMS_PER_ADDRESS}`)
   return problems

@@ -1,6 +1,7 @@
 import * as E from 'fp-ts/Either'
 import type * as TE from 'fp-ts/TaskEither'
 import type { IdempotencyKeys } from '../domain/idempotency'
+import { DEFAULT_CHANNEL } from '../domain/message'
 import type { Conversation } from '../domain/message-repository'
 import type { SendError, SendInput } from './send-message'
 
@@ -10,9 +11,13 @@ export type IdempotencyError =
 
 export type Delivery = { readonly conversation: Conversation; readonly replayed: boolean }
 
-/** The same request, whatever order its JSON fields came in. */
+/**
+ * What a request means, not how it was written: its fields in any order, the
+ * name as it is stored (trimmed) and the channel it goes to (the default one
+ * when none is named), so that a retry spelt differently is still a retry.
+ */
 const fingerprintOf = (input: SendInput): string =>
-  JSON.stringify([input.playerName, input.message, input.channel ?? null, input.userId ?? null])
+  JSON.stringify([input.playerName.trim(), input.message, input.channel ?? DEFAULT_CHANNEL, input.userId ?? null])
 
 /**
  * Wraps SendMessage so that a request repeated with the same Idempotency-Key

@@ -1,3 +1,4 @@
+import { remove as withoutConfusables } from 'confusables'
 import * as E from 'fp-ts/Either'
 
 /**
@@ -46,6 +47,14 @@ export type InvalidField =
   | { readonly _tag: 'ControlCharacters'; readonly field: Field }
   | { readonly _tag: 'BadCharacters'; readonly field: Field; readonly allowed: string }
   | { readonly _tag: 'Reserved'; readonly field: Field; readonly value: string }
+  /** Zero-width, format, direction, variation, filler and other characters that show as nothing (player names only). */
+  | { readonly _tag: 'InvisibleCharacters'; readonly field: Field }
+  /** Private-use or unassigned code points: each device shows them differently, Roblox's fonts as icons (player names only). */
+  | { readonly _tag: 'UnassignedCharacters'; readonly field: Field }
+  /** More combining marks in a row than `max` ("zalgo"; player names only). */
+  | { readonly _tag: 'TooManyCombiningMarks'; readonly field: Field; readonly max: number }
+  /** A lone surrogate: not Unicode text, and no UTF-8 encoder can write it. */
+  | { readonly _tag: 'MalformedText'; readonly field: Field }
 
 export type Field = 'player_name' | 'message' | 'channel'
 
@@ -66,30 +75,95 @@ export const codePointLength = (s: string): number => {
 
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
-const BLANK = /^\s*$/u
+/** In messages: C0 and C1 controls but tab, line feed and carriage return. */
+const MESSAGE_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/
+/** Nothing to see: whitespace, format characters (Cf), default-ignorable code points (Hangul fillers, variation selectors…), the braille blank. */
+const INVISIBLE_ONLY = /^[\s\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]*$/u
+/** What a name may not hold anywhere: format and direction controls (Cf), line and paragraph separators, default-ignorables, the braille blank. */
+const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800]/u
+const UNASSIGNED = /[\p{Co}\p{Cn}]/u
+/** The most combining marks a name may stack on one character: Vietnamese takes two, Tibetan and pointed Hebrew up to four. */
+export const COMBINING_MARKS_MAX = 4
+const MARK_RUN = new RegExp(`\\p{M}{${COMBINING_MARKS_MAX + 1}}`, 'u')
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/
 
-/** Player names are trimmed; Roblox names are 3–20 characters but older accounts and other clients vary, so only the outer bound is enforced. */
+type WellFormedString = string & { isWellFormed(): boolean }
+/** False for a string holding a lone surrogate (`String.prototype.isWellFormed`, Node 20; native and much faster than a regex). */
+const isWellFormed = (s: string): boolean => (s as WellFormedString).isWellFormed()
+
+/** Why a non-ASCII name cannot be shown as a name, if it cannot. */
+const unshowableName = (name: string): InvalidField | undefined => {
+  if (!isWellFormed(name)) return { _tag: 'MalformedText', field: 'player_name' }
+  if (INVISIBLE.test(name)) return { _tag: 'InvisibleCharacters', field: 'player_name' }
+  if (UNASSIGNED.test(name)) return { _tag: 'UnassignedCharacters', field: 'player_name' }
+  if (MARK_RUN.test(name)) return { _tag: 'TooManyCombiningMarks', field: 'player_name', max: COMBINING_MARKS_MAX }
+  return undefined
+}
+
+/**
+ * Player names are trimmed; Roblox names are 3–20 characters but older accounts and other clients vary, so only the outer bound is enforced.
+ * A name is printed by games as it is, so it must show as what it is: no control, invisible, formatting, private-use or unassigned
+ * characters, no lone surrogates, no stacks of combining marks. Any visible script is welcome (`Zoë`, `小明`).
+ * The same rule serves sending and reading by name.
+ */
 export const playerName = (raw: string): E.Either<InvalidField, PlayerName> => {
   const name = raw.trim()
   if (name.length === 0) return E.left({ _tag: 'Blank', field: 'player_name' })
-  if (CONTROL.test(name)) return E.left({ _tag: 'ControlCharacters', field: 'player_name' })
+  // Printable ASCII, the usual Roblox name, needs none of the checks below.
+  const ascii = PRINTABLE_ASCII.test(name)
+  if (!ascii && CONTROL.test(name)) return E.left({ _tag: 'ControlCharacters', field: 'player_name' })
   // A UTF-16 length within the bound settles it without a scan.
   if (name.length > PLAYER_NAME_MAX && codePointLength(name) > PLAYER_NAME_MAX)
     return E.left({ _tag: 'TooLong', field: 'player_name', max: PLAYER_NAME_MAX })
+  if (!ascii) {
+    const unshowable = unshowableName(name)
+    if (unshowable !== undefined) return E.left(unshowable)
+  }
   return E.right(name as PlayerName)
 }
 
-/** A sender may not write as the server: its name marks the automatic replies in every history. */
+const MARKS_AND_IGNORABLES = /[\p{M}\p{Default_Ignorable_Code_Point}]/gu
+
+/**
+ * What a name looks like, reduced to lower-case ASCII where it can be: compatibility forms folded (NFKC: fullwidth,
+ * mathematical, circled letters), accents and other combining marks and ignorables dropped, look-alikes from other
+ * scripts (Cyrillic `е`, Greek `ν`, Cherokee `Ꮪ`, small capitals…) replaced by the letter they imitate, case folded.
+ * Look-alikes are replaced twice, around the case folding, as some capitals are listed only through their small letter (`Ә`, `Ʂ`).
+ */
+export const nameSkeleton = (name: string): string => {
+  const bare = name.normalize('NFKC').normalize('NFD').replace(MARKS_AND_IGNORABLES, '')
+  return withoutConfusables(withoutConfusables(bare).toLowerCase()).toLowerCase()
+}
+
+const SERVER_KEY = SERVER_NAME.toLowerCase()
+const SERVER_SKELETON = nameSkeleton(SERVER_NAME)
+
+/** True when `name` reads as the server's name: exactly, in any case, or through look-alike characters. */
+export const looksLikeServerName = (name: string): boolean =>
+  // senderName runs on every send: a printable-ASCII name has no look-alikes to map, its lower case decides.
+  PRINTABLE_ASCII.test(name) ? name.length === SERVER_NAME.length && name.toLowerCase() === SERVER_KEY : nameSkeleton(name) === SERVER_SKELETON
+
+/**
+ * A sender may not write as the server: its name marks the automatic replies in every history. Names that merely
+ * contain the word (`Servant`, `Observer`, `server_bot`, `Servers`) are fine: they do not read as the server's name.
+ * The name is stored as given (trimmed), not as its skeleton.
+ */
 export const senderName = (raw: string): E.Either<InvalidField, PlayerName> => {
   const name = playerName(raw)
-  if (E.isRight(name) && playerKey(name.right) === playerKey(SERVER_NAME)) return E.left({ _tag: 'Reserved', field: 'player_name', value: name.right })
+  if (E.isRight(name) && looksLikeServerName(name.right)) return E.left({ _tag: 'Reserved', field: 'player_name', value: name.right })
   return name
 }
 
-/** Message text is stored verbatim (markup included); only blank text and text over the bound are refused. */
+/**
+ * Message text is stored verbatim (markup, emoji sequences, right-to-left text included). Refused: text that shows as
+ * nothing (whitespace, format and default-ignorable characters, the braille blank only), text over the bound, control
+ * characters other than tab, line feed and carriage return (each would travel as a six-byte JSON escape), lone surrogates.
+ */
 export const messageText = (max: number) => (raw: string): E.Either<InvalidField, MessageText> => {
-  if (BLANK.test(raw)) return E.left({ _tag: 'Blank', field: 'message' })
+  if (INVISIBLE_ONLY.test(raw)) return E.left({ _tag: 'Blank', field: 'message' })
   if (raw.length > max && codePointLength(raw) > max) return E.left({ _tag: 'TooLong', field: 'message', max })
+  if (MESSAGE_CONTROL.test(raw)) return E.left({ _tag: 'ControlCharacters', field: 'message' })
+  if (!isWellFormed(raw)) return E.left({ _tag: 'MalformedText', field: 'message' })
   return E.right(raw as MessageText)
 }
 

@@ -20,9 +20,10 @@ import type { MessageFeed, MessageRepository } from '../../domain/message-reposi
 import { ClearQuery, decode, LastEventId, pageQueryCodec, StreamQuery } from './codecs'
 import { eventStreams } from './event-stream'
 import { heldPolls, pageRequest, type HeldPolls, type PageRequest } from './long-poll'
-import { problemOf, type UseCaseError } from './problems'
+import { discardRest } from './json-body'
+import { problemOf, type Refusal } from './problems'
 import { EXPOSED_HEADERS, INTERNAL_ERROR, isClientGone, rawResponses } from './raw-response'
-import { sendRequests, SEND_PATH, type SendRequests } from './send'
+import { isSendPath, sendRequests, SEND_PATH, type SendRequests } from './send'
 import { pageJson } from './wire'
 
 export type Logger = { readonly error: (message: string, detail?: unknown) => void }
@@ -38,7 +39,19 @@ export type AppDeps = {
   /** `'*'` for every origin, or the exact origins allowed to call from a browser. */
   readonly corsOrigins: '*' | ReadonlyArray<string>
   readonly longPollMaxSeconds: number
+  /** The largest request body; by default 64 KiB, or what the longest message needs when that is more. */
   readonly bodyLimitBytes?: number
+  /** Long polls held at once, from all clients together; unlimited by default. */
+  readonly maxLongPolls?: number
+  /** Event streams open at once, in total and from one client address; unlimited by default. */
+  readonly maxStreams?: number
+  readonly maxStreamsPerAddress?: number
+  /**
+   * A stream whose reader has not taken a byte for this long is dropped, and
+   * a held long poll's connection may stay quiet this long past its wait.
+   * 30 s by default; it must exceed the heartbeat.
+   */
+  readonly idleTimeoutMs?: number
   /**
    * Aborted when the server is shutting down: held long polls are answered at
    * once (empty, with a cursor to continue from) and event streams end, so
@@ -53,6 +66,15 @@ export type AppDeps = {
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024
+
+/**
+ * The body limit a message of `maxMessageLength` characters needs: in JSON a
+ * character outside the BMP may be written as two \u escapes, 12 bytes, and
+ * the other fields and the braces take a few hundred more.
+ */
+export const bodyLimitFor = (maxMessageLength: number): number => Math.max(DEFAULT_BODY_LIMIT_BYTES, maxMessageLength * 12 + 4096)
+
+const DEFAULT_IDLE_TIMEOUT_MS = 30_000
 
 /** The tester ships in `web/` at the package root, which is two levels up from source and three from `dist/`. */
 const defaultWebRoot = (): string =>
@@ -85,16 +107,33 @@ export const createApp = (deps: AppDeps): Koa => buildHttp(deps).app
  * the Koa app.
  */
 export const createRequestListener = (deps: AppDeps): ((req: IncomingMessage, res: ServerResponse) => void) => {
-  const { app, sends, polls } = buildHttp(deps)
+  const { app, sends, polls, log } = buildHttp(deps)
   const koa = app.callback()
+  const guard = responseGuard(log)
+  const responses = rawResponses({ corsOrigins: deps.corsOrigins, shutdown: deps.shutdown, logError: log.error })
   return (req, res) => {
+    res.on('error', guard)
+    if (req.headers.host === undefined && req.httpVersionMinor === 1) return responses.refuse(req, res, 400, MISSING_HOST)
     if (!sends.take(req, res) && !polls.take(req, res)) void koa(req, res)
   }
 }
 
-const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly sends: SendRequests; readonly polls: HeldPolls } => {
+const MISSING_HOST = 'the Host header is required in HTTP/1.1'
+
+/**
+ * Every response gets an error listener: our writes check that a response is
+ * still writable, so an error here is a bug to log, never a reason for the
+ * process to exit.
+ */
+const responseGuard = (log: Logger) =>
+  function (this: ServerResponse, err: unknown): void {
+    if (!isClientGone(err)) log.error('unexpected error on a response', err)
+  }
+
+const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly sends: SendRequests; readonly polls: HeldPolls; readonly log: Logger } => {
   const log = deps.log ?? silentLog
-  const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES
+  const bodyLimit = deps.bodyLimitBytes ?? bodyLimitFor(deps.maxMessageLength)
+  const idleMs = deps.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
   const send = sendIdempotently({
     keys: deps.idempotencyKeys,
     send: sendMessage({ messages: deps.messages, clock: deps.clock, autoReply: deps.autoReply, maxMessageLength: deps.maxMessageLength }),
@@ -104,18 +143,24 @@ const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly sends: SendRequ
   const clear = clearMessages({ messages: deps.messages })
   const channels = listChannels({ messages: deps.messages })
   const follow = followMessages({ messages: deps.messages, feed: deps.feed })
-  const streams = eventStreams(deps.heartbeatMs, deps.shutdown)
+  const streams = eventStreams({
+    heartbeatMs: deps.heartbeatMs,
+    idleMs,
+    maxOpen: deps.maxStreams,
+    maxPerAddress: deps.maxStreamsPerAddress,
+    shutdown: deps.shutdown,
+  })
   const pageQuery = decode(pageQueryCodec(deps.longPollMaxSeconds))
   const responses = rawResponses({ corsOrigins: deps.corsOrigins, shutdown: deps.shutdown, logError: log.error })
   const sends = sendRequests({ send, bodyLimit, responses })
-  const polls = heldPolls({ list, listPlayer, pageQuery, responses, shutdown: deps.shutdown })
+  const polls = heldPolls({ list, listPlayer, pageQuery, responses, shutdown: deps.shutdown, maxHeld: deps.maxLongPolls, idleMs })
 
   const app = new Koa()
   // Koa reports failures outside the middleware chain here, a client hanging up mid-answer among them.
   app.on('error', (err: unknown) => {
     if (!isClientGone(err)) log.error('unexpected failure outside a request', err)
   })
-  app.use(errorBoundary(log, deps.shutdown))
+  app.use(errorBoundary(log, deps.shutdown, responseGuard(log)))
   app.use(
     cors({
       origin: deps.corsOrigins === '*' ? '*' : allowListedOrigin(deps.corsOrigins),
@@ -126,7 +171,8 @@ const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly sends: SendRequ
     }),
   )
 
-  const router = new Router()
+  // Paths are case-sensitive, as in the original server: /api/send, never /API/Send.
+  const router = new Router({ sensitive: true })
 
   router.get('/api', (ctx) => {
     ctx.body = { success: true, status: 'running', endpoints: ENDPOINTS }
@@ -143,18 +189,20 @@ const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly sends: SendRequ
     if (E.isLeft(query)) return refuse(ctx, 400, query.left)
     const request = pageRequest(query.right, undefined)
     if (E.isLeft(request)) return refuse(ctx, 400, request.left)
-    if (request.right.waitMs !== undefined) return holdBelowKoa(ctx, polls, request.right)
+    if (request.right.waitMs !== undefined && ctx.method === 'GET') return holdBelowKoa(ctx, polls, request.right)
     const page = await list(request.right.input)()
     if (E.isLeft(page)) return answerError(ctx, page.left, log)
     answerJson(ctx, pageJson(page.right))
   })
 
   router.get('/api/messages/:player_name', async (ctx) => {
+    const player = playerInPath(ctx.path)
+    if (player === undefined) return refuse(ctx, 400, BAD_PLAYER_PATH)
     const query = pageQuery(ctx.query)
     if (E.isLeft(query)) return refuse(ctx, 400, query.left)
-    const request = pageRequest(query.right, ctx.params.player_name ?? '')
+    const request = pageRequest(query.right, player)
     if (E.isLeft(request)) return refuse(ctx, 400, request.left)
-    if (request.right.waitMs !== undefined) return holdBelowKoa(ctx, polls, request.right)
+    if (request.right.waitMs !== undefined && ctx.method === 'GET') return holdBelowKoa(ctx, polls, request.right)
     const page = await listPlayer({ ...request.right.input, playerName: request.right.player ?? '' })()
     if (E.isLeft(page)) return answerError(ctx, page.left, log)
     answerJson(ctx, pageJson(page.right, `"player_name":${JSON.stringify(page.right.playerName)},`))
@@ -208,11 +256,19 @@ const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly sends: SendRequ
 
   // API requests never reach the static server, so it never probes the disk for them.
   app.use(async (ctx, next) => {
-    if (ctx.path === '/api' || ctx.path.startsWith('/api/')) {
+    // /API and /Api are API paths too, answered in JSON (a 404: paths are case-sensitive), never by the static server.
+    if (API_PATH.test(ctx.path)) {
+      ctx.set('X-Content-Type-Options', 'nosniff')
       await api(ctx as Parameters<typeof api>[0], () => apiMethods(ctx as Parameters<typeof apiMethods>[0], next))
-      // The router answers a known path with the wrong method by status and Allow header alone: give it the JSON body.
+      // The router answers a known path with the wrong method, or OPTIONS, by status and Allow header alone: give each a JSON body.
       if (ctx.status === 405) refuse(ctx, 405, `${ctx.method} is not allowed on ${ctx.path}; use ${ctx.response.get('Allow')}`)
       else if (ctx.status === 501) refuse(ctx, 501, `the method ${ctx.method} is not supported`)
+      else if (ctx.method === 'OPTIONS' && ctx.status === 200 && !ctx.body) {
+        // @koa/cors answers the preflights it allows; one that reaches the router was refused.
+        if (ctx.get('Access-Control-Request-Method') !== '')
+          refuse(ctx, 403, `the origin ${JSON.stringify(ctx.get('Origin'))} may not call this API from a browser (CORS_ORIGINS)`)
+        else ctx.body = { success: true, allow: ctx.response.get('Allow').split(/\s*,\s*/) }
+      }
       return
     }
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
@@ -231,7 +287,22 @@ const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly sends: SendRequ
     refuse(ctx, 404, `there is no ${ctx.method} ${ctx.path}; GET /api lists the endpoints`)
   })
 
-  return { app, sends, polls }
+  return { app, sends, polls, log }
+}
+
+const API_PATH = /^\/api(\/|$)/i
+
+const PLAYER_PATH_PREFIX = '/api/messages/'
+const BAD_PLAYER_PATH = 'the player name in the path is not valid percent-encoded UTF-8 (such as /api/messages/Zo%C3%AB)'
+
+/** The name in /api/messages/<name>, percent-decoded strictly: undefined when the bytes are not UTF-8 (%ZZ, overlong forms, surrogates). */
+const playerInPath = (path: string): string | undefined => {
+  const encoded = path.endsWith('/') ? path.slice(PLAYER_PATH_PREFIX.length, -1) : path.slice(PLAYER_PATH_PREFIX.length)
+  try {
+    return decodeURIComponent(encoded)
+  } catch {
+    return undefined
+  }
 }
 
 /** A long poll that reached the router: Koa steps aside and the poll is held and answered on the raw response. */
@@ -252,7 +323,7 @@ const refuse = (ctx: Koa.Context, status: number, error: string): void => {
   ctx.body = { success: false, error }
 }
 
-const answerError = (ctx: Koa.Context, error: UseCaseError, log: Logger): void => {
+const answerError = (ctx: Koa.Context, error: Refusal, log: Logger): void => {
   if (error._tag === 'StoreUnavailable') log.error(`store unavailable on ${ctx.method} ${ctx.path}`, error.detail)
   const problem = problemOf(error)
   if (problem.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(problem.retryAfterSeconds))
@@ -273,7 +344,12 @@ type HttpishError = { status?: unknown; statusCode?: unknown }
  * mistakes keep their 4xx; anything else is a 500 whose details go to the
  * log only.
  */
-const errorBoundary = (log: Logger, shutdown: AbortSignal | undefined): Koa.Middleware => async (ctx, next) => {
+const errorBoundary = (log: Logger, shutdown: AbortSignal | undefined, guard: (err: unknown) => void): Koa.Middleware => async (ctx, next) => {
+  // Served through createApp, the response has no guard yet (createRequestListener adds one first).
+  if (ctx.res.listenerCount('error') === 0) ctx.res.on('error', guard)
+  if (ctx.req.headers.host === undefined && ctx.req.httpVersionMinor === 1) return refuse(ctx, 400, MISSING_HOST)
+  // Only sends read a body: any other is thrown away, up to a bound, so that it cannot hold the connection.
+  if (ctx.method !== 'POST' || !isSendPath(ctx.path)) discardRest(ctx.req)
   try {
     await next()
   } catch (thrown) {

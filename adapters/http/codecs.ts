@@ -47,8 +47,10 @@ export const parseIsoInstant = (s: string): number | undefined => {
   if (m === null) return undefined
   const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', zone = 'Z'] = m
   const ms = Math.floor(Number(`0.${frac || '0'}`) * 1000)
-  const local = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec), ms)
-  const check = new Date(local)
+  // Date.UTC reads years 0–99 as 1900–1999; setting the full year afterwards keeps year 42 as 42.
+  const check = new Date(Date.UTC(2000, 0, 1, Number(h), Number(mi), Number(sec), ms))
+  check.setUTCFullYear(Number(y), Number(mo) - 1, Number(d))
+  const local = check.getTime()
   // Date.UTC rolls over (February 30th becomes March 2nd); a real date survives the round trip.
   if (
     check.getUTCFullYear() !== Number(y) ||

@@ -1,47 +1,86 @@
 import type { ServerResponse } from 'node:http'
 import * as E from 'fp-ts/Either'
 import type Koa from 'koa'
-import type { FollowEvent, FollowInput, Following, FollowError } from '../../application/follow-messages'
+import type { FollowEvent, FollowInput, FollowOptions, Following, FollowError } from '../../application/follow-messages'
 import type { TaskEither } from 'fp-ts/TaskEither'
+import type { Refusal } from './problems'
 import { messageJson } from './wire'
 
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000
 
 /**
- * A stream whose client reads slower than messages arrive is closed once this
- * much is queued; the client reconnects with Last-Event-ID and resumes from
- * the store, so nothing is lost and a slow reader cannot grow our memory.
+ * A stream whose client reads slower than messages arrive is dropped once
+ * this much is queued for it; the client reconnects with Last-Event-ID and
+ * resumes from the store, so nothing is lost and a slow reader cannot grow
+ * our memory. The backlog is paced below this instead: the next page is
+ * read once the last has drained below it.
  */
 export const MAX_QUEUED_BYTES = 1024 * 1024
+const BACKLOG_LOW_WATER = 64 * 1024
 
-type Follow = (input: FollowInput, deliver: (event: FollowEvent) => void, signal: AbortSignal) => TaskEither<FollowError, Following>
+type Follow = (
+  input: FollowInput,
+  deliver: (event: FollowEvent) => void,
+  signal: AbortSignal,
+  options: FollowOptions,
+) => TaskEither<FollowError, Following>
+
+export type EventStreamLimits = {
+  /** How often an idle stream gets a comment line. */
+  readonly heartbeatMs?: number
+  /** A stream whose connection moves no byte for this long is dropped; the heartbeat keeps a healthy one moving. */
+  readonly idleMs?: number
+  /** Streams open at once, in total and from one client address. */
+  readonly maxOpen?: number
+  readonly maxPerAddress?: number
+  readonly shutdown?: AbortSignal
+}
+
+const HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Accel-Buffering': 'no',
+}
+
+/** The address a stream is counted against: the peer of its connection. */
+const addressOf = (res: ServerResponse): string => res.req.socket.remoteAddress ?? 'unknown'
 
 /**
  * Server-Sent Events. One heartbeat timer serves every open stream, so a
  * thousand quiet streams cost one timer, not a thousand.
+ *
+ * Every byte goes through `write`, which writes only to a stream that is
+ * still open and tracked: a stream leaves the set the moment it is ended or
+ * dropped, not when its socket finally closes (which never happens for a
+ * reader that stopped reading), so no timer ever writes to an ended one. A
+ * reader that stops reading is dropped by the connection's idle timeout:
+ * the heartbeat keeps a healthy stream's socket active, while writes to a
+ * reader that no longer reads stay queued and move nothing.
  */
-export const eventStreams = (heartbeatMs = HEARTBEAT_MS, shutdown?: AbortSignal) => {
+export const eventStreams = (limits: EventStreamLimits = {}) => {
+  const heartbeatMs = limits.heartbeatMs ?? HEARTBEAT_MS
+  const maxOpen = limits.maxOpen ?? Number.POSITIVE_INFINITY
+  const maxPerAddress = limits.maxPerAddress ?? Number.POSITIVE_INFINITY
   const open = new Set<ServerResponse>()
+  const perAddress = new Map<string, number>()
+  let admitted = 0
   let heartbeat: NodeJS.Timeout | undefined
-  // On shutdown every stream ends; EventSource reconnects (to another instance) and resumes by Last-Event-ID.
-  shutdown?.addEventListener('abort', () => {
-    for (const stream of open) {
-      stream.shouldKeepAlive = false
-      stream.end()
-    }
-  }, { once: true })
 
-  const track = (res: ServerResponse) => {
-    open.add(res)
-    if (heartbeat === undefined) {
-      heartbeat = setInterval(() => {
-        for (const stream of open) stream.write(': keep-alive\n\n')
-      }, heartbeatMs)
-      heartbeat.unref()
-    }
+  /**
+   * Writes to a stream that is still open. Once it is live, a reader with
+   * more than the bound queued is not keeping up: it is dropped and resumes
+   * from the store. The backlog is paced instead (see `pace`).
+   */
+  const write = (res: ServerResponse, text: string, bounded = true): void => {
+    if (!open.has(res) || !res.writable) return
+    res.write(text)
+    if (bounded && res.writableLength > MAX_QUEUED_BYTES) drop(res)
   }
-  const untrack = (res: ServerResponse) => {
+
+  /** Forgets a stream; the address's count is released when its connection closes. */
+  const untrack = (res: ServerResponse): void => {
     open.delete(res)
     if (open.size === 0 && heartbeat !== undefined) {
       clearInterval(heartbeat)
@@ -49,54 +88,111 @@ export const eventStreams = (heartbeatMs = HEARTBEAT_MS, shutdown?: AbortSignal)
     }
   }
 
+  /** Ends a stream whose client is behind or gone: what is queued for it is of no use any more. */
+  const drop = (res: ServerResponse): void => {
+    untrack(res)
+    res.destroy()
+  }
+
+  // On shutdown every stream ends; EventSource reconnects (to another instance) and resumes by Last-Event-ID.
+  limits.shutdown?.addEventListener(
+    'abort',
+    () => {
+      for (const res of [...open]) {
+        untrack(res)
+        res.shouldKeepAlive = false
+        res.end()
+      }
+    },
+    { once: true },
+  )
+
+  const track = (res: ServerResponse): void => {
+    open.add(res)
+    if (heartbeat === undefined) {
+      heartbeat = setInterval(() => {
+        for (const stream of open) write(stream, ': keep-alive\n\n')
+      }, heartbeatMs)
+      heartbeat.unref()
+    }
+  }
+
+  /** Counts the stream against its address until its connection closes; undefined when a limit refuses it. */
+  const admit = (res: ServerResponse): Refusal | undefined => {
+    if (limits.shutdown?.aborted) return { _tag: 'ShuttingDown' }
+    const address = addressOf(res)
+    const fromAddress = perAddress.get(address) ?? 0
+    if (fromAddress >= maxPerAddress) return { _tag: 'TooManyStreamsFromAddress', max: maxPerAddress }
+    if (admitted >= maxOpen) return { _tag: 'TooManyStreams', max: maxOpen }
+    perAddress.set(address, fromAddress + 1)
+    admitted++
+    res.once('close', () => {
+      admitted--
+      const left = (perAddress.get(address) ?? 1) - 1
+      if (left <= 0) perAddress.delete(address)
+      else perAddress.set(address, left)
+    })
+    return undefined
+  }
+
   /**
    * Opens the stream: a refusal before the first byte is an ordinary JSON
    * error; afterwards each message is an event whose id is the message id.
+   * A HEAD request gets the stream's headers and nothing else.
    */
-  const serve = async (
-    ctx: Koa.Context,
-    follow: Follow,
-    input: FollowInput,
-    refuse: (error: FollowError) => void,
-  ): Promise<void> => {
+  const serve = async (ctx: Koa.Context, follow: Follow, input: FollowInput, refuse: (error: Refusal) => void): Promise<void> => {
     const res = ctx.res
+    if (ctx.method === 'HEAD') {
+      ctx.respond = false
+      res.writeHead(200, HEADERS)
+      return void res.end()
+    }
+    const refused = admit(res)
+    if (refused !== undefined) return refuse(refused)
     const controller = new AbortController()
-    if (shutdown?.aborted) return void refuse({ _tag: 'StoreUnavailable', detail: 'shutting down' })
     let started = false
+    let live = false
     const start = () => {
       if (started) return
       started = true
       ctx.respond = false
-      res.writeHead(200, {
-        'Content-Type': 'text/event-stream; charset=utf-8',
-        'Cache-Control': 'no-cache, no-transform',
-        Connection: 'keep-alive',
-        'X-Accel-Buffering': 'no',
-      })
-      ctx.req.socket.setNoDelay(true)
-      ctx.req.socket.setTimeout(0)
-      res.write('retry: 2000\n\n')
+      res.writeHead(200, HEADERS)
+      res.req.socket.setNoDelay(true)
+      // A reader that stopped reading leaves our writes queued, and then nothing moves on its connection.
+      if (limits.idleMs !== undefined) res.setTimeout(limits.idleMs, () => drop(res))
       track(res)
+      write(res, 'retry: 2000\n\n')
     }
     const deliver = (event: FollowEvent) => {
       start()
-      if (res.destroyed || res.writableEnded) return
-      if (event._tag === 'Gap') res.write(`event: gap\ndata: ${JSON.stringify({ gap: true, epoch: event.epoch })}\n\n`)
-      else res.write(`id: ${event.message.id}\ndata: ${messageJson(event.message)}\n\n`)
-      if (res.writableLength > MAX_QUEUED_BYTES) res.end()
+      if (event._tag === 'Gap') write(res, `event: gap\ndata: ${JSON.stringify({ gap: true, epoch: event.epoch })}\n\n`, live)
+      else write(res, `id: ${event.message.id}\ndata: ${messageJson(event.message)}\n\n`, live)
     }
+    // The next backlog page is read once this one has mostly drained, or at once when the stream is gone.
+    const pace = (): Promise<void> =>
+      new Promise((resolve) => {
+        if (!open.has(res) || res.writableLength <= BACKLOG_LOW_WATER) return resolve()
+        const settle = () => {
+          res.off('drain', settle)
+          res.off('close', settle)
+          resolve()
+        }
+        res.on('drain', settle)
+        res.on('close', settle)
+      })
     res.once('close', () => {
       controller.abort()
       untrack(res)
     })
-    const following = await follow(input, deliver, controller.signal)()
+    const following = await follow(input, deliver, controller.signal, { pace })()
     if (E.isLeft(following)) {
       controller.abort()
       if (!started) return refuse(following.left)
-      return void res.end()
+      return drop(res)
     }
+    live = true
     start()
-    res.write(`event: ready\ndata: ${JSON.stringify({ epoch: following.right.epoch, after: following.right.after })}\n\n`)
+    write(res, `event: ready\ndata: ${JSON.stringify({ epoch: following.right.epoch, after: following.right.after })}\n\n`)
   }
 
   return { serve, openCount: () => open.size }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage } from 'node:http'
 import type { Readable, Transform } from 'node:stream'
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
@@ -9,8 +10,17 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
  * cost of a send; the measurements are in ARCHITECTURE.md. What it keeps:
  * the byte limit on the decoded body (413, announced or counted), gzip,
  * deflate and br bodies (Roblox's PostAsync compresses when asked to), UTF-8
- * only, and malformed JSON as a 400.
+ * only (bytes that are not UTF-8 are refused, never stored as U+FFFD; a
+ * byte-order mark is skipped), and malformed JSON as a 400.
+ *
+ * A body refused before its end (too large, or not decodable) is not read
+ * to its end either: what follows is discarded up to DISCARD_LIMIT_BYTES,
+ * so a client that sends a little too much keeps its connection, and past
+ * that the connection is closed, so no client can make us read gigabytes.
  */
+
+/** What is read and thrown away of a refused body before its connection is closed. */
+export const DISCARD_LIMIT_BYTES = 1024 * 1024
 
 export type BodyRefusal = { readonly status: 400 | 413 | 415; readonly error: string }
 
@@ -43,22 +53,30 @@ const ANY_CHARSET = /;\s*charset\s*=/i
  */
 export const readJsonBody = (req: IncomingMessage, limit: number): Promise<BodyRead> => {
   const type = req.headers['content-type'] ?? ''
-  if (ANY_CHARSET.test(type) && !UTF8_CHARSET.test(type)) return Promise.resolve(refused(415, 'the request body must be JSON in UTF-8 (charset=utf-8 or none)'))
+  if (ANY_CHARSET.test(type) && !UTF8_CHARSET.test(type)) {
+    discardRest(req)
+    return Promise.resolve(refused(415, 'the request body must be JSON in UTF-8 (charset=utf-8 or none)'))
+  }
   const tooLarge = () => refused(413, `the request body is larger than ${Math.floor(limit / 1024)} KiB`)
 
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
   let decoder: Transform | undefined
   if (encoding !== 'identity' && encoding !== '') {
     const makeDecoder = decoderFor(encoding)
-    if (makeDecoder === undefined)
+    if (makeDecoder === undefined) {
+      discardRest(req)
       return Promise.resolve(refused(415, `the Content-Encoding ${JSON.stringify(encoding)} is not supported; send gzip, deflate, br or none`))
+    }
     decoder = req.pipe(makeDecoder())
     // A decoder error after the answer is settled (bytes still arriving) must not crash the process.
     decoder.on('error', () => undefined)
   } else {
     // An announced length over the limit is refused before a byte is read.
     const announced = Number(req.headers['content-length'] ?? 0)
-    if (announced > limit) return Promise.resolve(tooLarge())
+    if (announced > limit) {
+      discardRest(req)
+      return Promise.resolve(tooLarge())
+    }
   }
 
   const source: Readable = decoder ?? req
@@ -76,19 +94,21 @@ export const readJsonBody = (req: IncomingMessage, limit: number): Promise<BodyR
     const onData = (chunk: Buffer) => {
       size += chunk.length
       if (size > limit) {
-        // Stop decoding and let the rest of the request drain, so the connection stays usable.
         if (decoder !== undefined) {
           req.unpipe(decoder)
           decoder.destroy()
         }
         finish(tooLarge())
-        req.resume()
+        discardRest(req)
         return
       }
       chunks.push(chunk)
     }
     const onEnd = () => {
-      const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)).toString('utf8')
+      let bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)
+      if (!isUtf8(bytes)) return finish(refused(400, 'the request body is not valid UTF-8'))
+      if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
+      const text = bytes.toString('utf8')
       if (text.trim() === '') return finish({ ok: true, value: undefined })
       try {
         finish({ ok: true, value: JSON.parse(text) as unknown })
@@ -100,7 +120,7 @@ export const readJsonBody = (req: IncomingMessage, limit: number): Promise<BodyR
       // A body that does not decompress is the client's mistake; a broken connection (seen on req itself) is no one's to answer.
       if (decoder === undefined) return finish(err)
       finish(refused(400, `the request body is not valid ${encoding} data`))
-      req.resume()
+      discardRest(req)
     }
     const onClose = () => {
       if (!req.complete) finish(Object.assign(new Error('the client went away mid-body'), { code: 'ECONNABORTED' }))
@@ -110,4 +130,28 @@ export const readJsonBody = (req: IncomingMessage, limit: number): Promise<BodyR
     source.on('error', onError)
     req.on('close', onClose)
   })
+}
+
+/**
+ * Reads and throws away the rest of a refused body. Past DISCARD_LIMIT_BYTES
+ * the connection is closed: the answer has been written by then, and a
+ * client still sending that much after it is not going to stop.
+ */
+export const discardRest = (req: IncomingMessage): void => {
+  if (req.complete || discarding.has(req) || !hasBody(req)) return
+  discarding.add(req)
+  let discarded = 0
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length
+    if (discarded > DISCARD_LIMIT_BYTES) req.socket.destroy()
+  })
+  req.resume()
+}
+
+const discarding = new WeakSet<IncomingMessage>()
+
+/** Whether the request carries a body at all: a length over zero, or chunks. */
+export const hasBody = (req: IncomingMessage): boolean => {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }

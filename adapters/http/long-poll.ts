@@ -39,6 +39,14 @@ export type HeldPollDeps = {
   readonly pageQuery: (query: unknown) => E.Either<string, PageQuery>
   readonly responses: RawResponses
   readonly shutdown?: AbortSignal
+  /** Polls held at once, from every client together; past it a poll is refused with 503 and Retry-After. */
+  readonly maxHeld?: number
+  /**
+   * How long a connection may be idle beyond a poll's wait before it is
+   * closed: a held poll's socket is quiet for the whole wait, which may be
+   * longer than the server's idle timeout for other requests.
+   */
+  readonly idleMs?: number
 }
 
 /** The query's cursor, since, limit and wait as the use cases take them. */
@@ -108,8 +116,11 @@ export const heldPolls = (deps: HeldPollDeps): HeldPolls => {
   )
 
   const { answer, answerError, answerFailure } = deps.responses
+  const maxHeld = deps.maxHeld ?? Number.POSITIVE_INFINITY
 
   const hold = (req: IncomingMessage, res: ServerResponse, request: PageRequest): void => {
+    if (held.size >= maxHeld) return answerError(req, res, { _tag: 'TooManyLongPolls', max: maxHeld })
+    if (request.waitMs !== undefined && deps.idleMs !== undefined) req.socket.setTimeout(request.waitMs + deps.idleMs)
     let release!: () => void
     const released = new Promise<void>((resolve) => (release = resolve))
     // Closed before its answer was written: the client went away. (After the answer this finds it finished and does nothing.)

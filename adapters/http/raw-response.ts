@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { problemOf, type UseCaseError } from './problems'
+import { problemOf, type Refusal } from './problems'
 
 /*
  * Answers written on node:http's own response, for the requests served below
@@ -35,8 +35,8 @@ export type RawResponses = {
   readonly answer: (req: IncomingMessage, res: ServerResponse, status: number, json: string, headers?: ReadonlyArray<string>) => void
   /** `{ success: false, error }` with the status. */
   readonly refuse: (req: IncomingMessage, res: ServerResponse, status: number, error: string, headers?: ReadonlyArray<string>) => void
-  /** A use case's error, through the one mapping in problems.ts. */
-  readonly answerError: (req: IncomingMessage, res: ServerResponse, error: UseCaseError) => void
+  /** A use case's error or the edge's refusal, through the one mapping in problems.ts. */
+  readonly answerError: (req: IncomingMessage, res: ServerResponse, error: Refusal) => void
   /** Something thrown: logged with its details, answered with a generic 500. */
   readonly answerFailure: (req: IncomingMessage, res: ServerResponse, thrown: unknown) => void
 }
@@ -46,7 +46,7 @@ export const rawResponses = (deps: RawResponseDeps): RawResponses => {
     if (res.destroyed || res.headersSent) return
     if (deps.shutdown?.aborted) res.shouldKeepAlive = false
     // A flat list, built without spreads: thousands of these are written at once when a message wakes the held polls.
-    const headers: string[] = ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(json)), 'Vary', 'Origin']
+    const headers: string[] = ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(json)), 'X-Content-Type-Options', 'nosniff', 'Vary', 'Origin']
     const origin = allowedOrigin(deps.corsOrigins, req.headers.origin)
     if (origin !== undefined) headers.push('Access-Control-Allow-Origin', origin, 'Access-Control-Expose-Headers', EXPOSED)
     if (extra !== undefined) for (const item of extra) headers.push(item)
@@ -103,6 +103,6 @@ export const answerClientError = (err: ClientError, socket: Duplex): void => {
   const [status, reason, error] = BAD_HTTP[err.code ?? ''] ?? [400, 'Bad Request', 'the request is not valid HTTP/1.1']
   const body = JSON.stringify({ success: false, error })
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
   )
 }

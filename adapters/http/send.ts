@@ -5,7 +5,7 @@ import typeis from 'type-is'
 import type { Delivery, IdempotencyError } from '../../application/send-idempotently'
 import type { SendError, SendInput } from '../../application/send-message'
 import { decode, SendBody } from './codecs'
-import { readJsonBody } from './json-body'
+import { discardRest, readJsonBody } from './json-body'
 import { isClientGone, type RawResponses } from './raw-response'
 import { freshMessageJson } from './wire'
 
@@ -37,6 +37,9 @@ export type SendRequests = {
 
 export const SEND_PATH = '/api/send'
 
+/** The send's path as the router matches it: with or without a trailing slash. */
+export const isSendPath = (path: string): boolean => path === SEND_PATH || path === `${SEND_PATH}/`
+
 const JSON_TYPES = ['application/json', 'application/*+json']
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/
@@ -57,7 +60,10 @@ export const sendRequests = (deps: SendRequestDeps): SendRequests => {
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // type-is, as Koa's ctx.is: null for a request without a body, false for another type; both are refused.
-    if (!typeis(req, JSON_TYPES)) return refuse(req, res, 415, 'the request body must be JSON, sent with Content-Type: application/json')
+    if (!typeis(req, JSON_TYPES)) {
+      discardRest(req)
+      return refuse(req, res, 415, 'the request body must be JSON, sent with Content-Type: application/json')
+    }
     const read = await readJsonBody(req, deps.bodyLimit)
     if (!read.ok) return refuse(req, res, read.status, read.error)
     const raw = read.value

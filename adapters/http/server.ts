@@ -1,10 +1,10 @@
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import { autoReplyFromTemplate } from '../../domain/auto-reply'
 import type { Config } from '../config'
 import { createMemoryIdempotencyKeys } from '../memory/memory-idempotency-keys'
 import { createMemoryMessageStore, type MemoryMessageStore } from '../memory/memory-message-store'
-import { createRequestListener, type Logger } from './app'
-import { answerClientError } from './raw-response'
+import { bodyLimitFor, createRequestListener, type Logger } from './app'
+import { createGuardedServer } from './node-server'
 
 export type RunningServer = {
   readonly server: Server
@@ -36,12 +36,22 @@ export const startServer = async (config: Config, log: Logger = consoleLog): Pro
     maxMessageLength: config.MAX_MESSAGE_LENGTH,
     corsOrigins: config.CORS_ORIGINS,
     longPollMaxSeconds: config.LONG_POLL_MAX_SECONDS,
+    maxLongPolls: config.MAX_LONG_POLLS,
+    maxStreams: config.MAX_STREAMS,
+    maxStreamsPerAddress: config.MAX_STREAMS_PER_ADDRESS,
+    heartbeatMs: config.STREAM_HEARTBEAT_SECONDS * 1000,
+    idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
     log,
   })
-  const server = createServer(listener)
-  server.on('clientError', answerClientError)
-  // Keep-alive sockets outlive a game server's request; closing them lets shutdown finish promptly.
-  server.keepAliveTimeout = 65_000
+  const server = createGuardedServer(listener, {
+    bodyLimit: bodyLimitFor(config.MAX_MESSAGE_LENGTH),
+    timeouts: {
+      headersMs: config.HEADERS_TIMEOUT_SECONDS * 1000,
+      requestMs: config.REQUEST_TIMEOUT_SECONDS * 1000,
+      idleMs: config.IDLE_TIMEOUT_SECONDS * 1000,
+      keepAliveMs: config.KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
+    },
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(config.PORT, config.HOST, () => {

@@ -102,6 +102,14 @@ describe('configuration from the environment', () => {
     ['LONG_POLL_MAX_SECONDS', '3601'],
     ['MAX_CHANNELS', '0'],
     ['MAX_CHANNELS', 'many'],
+    ['HEADERS_TIMEOUT_SECONDS', '0'],
+    ['REQUEST_TIMEOUT_SECONDS', 'soon'],
+    ['IDLE_TIMEOUT_SECONDS', '-1'],
+    ['KEEP_ALIVE_TIMEOUT_SECONDS', '1.5'],
+    ['MAX_LONG_POLLS', '0'],
+    ['MAX_STREAMS', 'all'],
+    ['MAX_STREAMS_PER_ADDRESS', '0'],
+    ['STREAM_HEARTBEAT_SECONDS', '0'],
   ]
 
   for (const [name, value] of BAD) {
@@ -119,6 +127,17 @@ describe('configuration from the environment', () => {
   it('states the range a number must fall in', () => {
     expect(problemsOf({ PORT: '70000' })[0]).to.match(/0 to 65535/)
     expect(problemsOf({ MAX_MESSAGES: '0' })[0]).to.match(/from 1\b/)
+  })
+
+  it('refuses a heartbeat that is not shorter than the idle timeout, naming both', () => {
+    const [problem, ...rest] = problemsOf({ STREAM_HEARTBEAT_SECONDS: '30', IDLE_TIMEOUT_SECONDS: '30' })
+    expect(rest).to.have.length(0)
+    expect(problem).to.match(/^STREAM_HEARTBEAT_SECONDS must be less than IDLE_TIMEOUT_SECONDS \(30\), got 30/)
+  })
+
+  it('refuses a headers timeout longer than the request timeout, and a per-address stream cap over the total', () => {
+    expect(problemsOf({ HEADERS_TIMEOUT_SECONDS: '40', REQUEST_TIMEOUT_SECONDS: '30' })[0]).to.match(/^HEADERS_TIMEOUT_SECONDS .*REQUEST_TIMEOUT_SECONDS/)
+    expect(problemsOf({ MAX_STREAMS: '10', MAX_STREAMS_PER_ADDRESS: '11' })[0]).to.match(/^MAX_STREAMS_PER_ADDRESS .*MAX_STREAMS \(10\)/)
   })
 
   it('reports every bad variable at once, each by name', () => {

@@ -223,7 +223,7 @@ for (const via of ['listener', 'koa'] as const) {
       })
 
       it('reads a body of exactly 64 KiB and refuses one byte more with 413', async () => {
-        await start({ maxMessageLength: 60_000 })
+        await start()
         const bodyOf = (bytes: number) => {
           const shell = JSON.stringify({ player_name: 'Bob', message: '' })
           return JSON.stringify({ player_name: 'Bob', message: 'x'.repeat(bytes - Buffer.byteLength(shell)) })
@@ -232,8 +232,18 @@ for (const via of ['listener', 'koa'] as const) {
         expect(Buffer.byteLength(exact)).to.equal(65_536)
         const atLimit = await sendRaw(exact)
         // Within the body limit, so it is the message bound that speaks, not the size limit.
-        await expectRefusal(atLimit, 400, /\bmessage\b.*60000/)
+        await expectRefusal(atLimit, 400, /\bmessage\b.*1000/)
         await expectRefusal(await sendRaw(bodyOf(64 * 1024 + 1)), 413, /64 KiB/)
+      })
+
+      it('derives a larger body limit from a large message maximum, so the length rule speaks first', async () => {
+        await start({ maxMessageLength: 60_000 })
+        // The longest message, every character outside the BMP and written as two \u escapes: 12 bytes each.
+        const longest = `{"player_name":"Bob","message":"${'\\ud83d\\ude00'.repeat(60_000)}"}`
+        expect(Buffer.byteLength(longest)).to.be.greaterThan(700_000)
+        const accepted = await sendRaw(longest)
+        expect(accepted.status, (await accepted.clone().text()).slice(0, 200)).to.equal(200)
+        await expectRefusal(await sendRaw(`{"player_name":"Bob","message":"${'\\ud83d\\ude00'.repeat(60_001)}"}`), 400, /\bmessage\b.*60000/)
       })
 
       it('reads a body just under 64 KiB (the limit is the body, not the message)', async () => {

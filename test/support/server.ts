@@ -1,8 +1,8 @@
 import Koa from 'koa'
-import { createServer, type RequestListener, type Server } from 'node:http'
+import type { RequestListener, Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createApp, createRequestListener, type AppDeps } from '../../adapters/http/app'
-import { answerClientError } from '../../adapters/http/raw-response'
+import { bodyLimitFor, createApp, createRequestListener, type AppDeps } from '../../adapters/http/app'
+import { createGuardedServer, DEFAULT_TIMEOUTS, type ServerTimeouts } from '../../adapters/http/node-server'
 import { createMemoryIdempotencyKeys } from '../../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore, type MemoryMessageStore, type MemoryStoreOptions } from '../../adapters/memory/memory-message-store'
 import { autoReplyFromTemplate, DEFAULT_AUTO_REPLY_TEMPLATE } from '../../domain/auto-reply'
@@ -28,6 +28,8 @@ export type TestServerOptions = Partial<Omit<AppDeps, 'messages' | 'feed'>> & {
   readonly via?: 'listener' | 'koa'
   /** Puts something between the app and its store (a slow append, say); the feed stays the store's own. */
   readonly wrapStore?: (store: MemoryMessageStore) => MessageRepository
+  /** The server's timeouts; startServer's defaults otherwise. */
+  readonly timeouts?: ServerTimeouts
 }
 
 /** A real HTTP server on a free loopback port, built the way `main` builds one, with a fresh store. */
@@ -46,14 +48,28 @@ export const startTestServer = async (options: TestServerOptions = {}): Promise<
     messages: options.wrapStore?.(store) ?? store,
     feed: store,
   }
-  return { ...(await listen(options.via === 'koa' ? createApp(deps) : createRequestListener(deps))), store, logged }
+  return {
+    ...(await listen(options.via === 'koa' ? createApp(deps) : createRequestListener(deps), {
+      bodyLimit: deps.bodyLimitBytes ?? bodyLimitFor(deps.maxMessageLength),
+      ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }),
+    })),
+    store,
+    logged,
+  }
 }
 
-/** Serves any Koa app or request listener on a free loopback port: for apps built with hand-made dependencies too. */
-export const listen = async (app: Koa | RequestListener): Promise<{ url: string; server: Server; close: () => Promise<void> }> => {
-  const server = createServer(app instanceof Koa ? app.callback() : app)
-  // As startServer does: a request node:http cannot parse is refused with JSON too.
-  server.on('clientError', answerClientError)
+/**
+ * Serves any Koa app or request listener on a free loopback port, guarded as
+ * startServer guards its server: for apps built with hand-made dependencies too.
+ */
+export const listen = async (
+  app: Koa | RequestListener,
+  options: { readonly bodyLimit?: number; readonly timeouts?: ServerTimeouts } = {},
+): Promise<{ url: string; server: Server; close: () => Promise<void> }> => {
+  const server = createGuardedServer(app instanceof Koa ? app.callback() : app, {
+    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    timeouts: options.timeouts ?? DEFAULT_TIMEOUTS,
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {

@@ -22,7 +22,7 @@ import { eventStreams } from './event-stream'
 import { heldPolls, pageRequest, type HeldPolls, type PageRequest } from './long-poll'
 import { discardRest } from './json-body'
 import { problemOf, type Refusal } from './problems'
-import { EXPOSED_HEADERS, INTERNAL_ERROR, isClientGone, rawResponses } from './raw-response'
+import { EXPOSED_HEADERS, INTERNAL_ERROR, isClientGone, rawResponses, type RawResponses } from './raw-response'
 import { isSendPath, sendRequests, SEND_PATH, type SendRequests } from './send'
 import { pageJson } from './wire'
 
@@ -107,10 +107,9 @@ export const createApp = (deps: AppDeps): Koa => buildHttp(deps).app
  * the Koa app.
  */
 export const createRequestListener = (deps: AppDeps): ((req: IncomingMessage, res: ServerResponse) => void) => {
-  const { app, sends, polls, log } = buildHttp(deps)
+  const { app, sends, polls, responses, log } = buildHttp(deps)
   const koa = app.callback()
   const guard = responseGuard(log)
-  const responses = rawResponses({ corsOrigins: deps.corsOrigins, shutdown: deps.shutdown, logError: log.error })
   return (req, res) => {
     res.on('error', guard)
     if (req.headers.host === undefined && req.httpVersionMinor === 1) return responses.refuse(req, res, 400, MISSING_HOST)
@@ -130,7 +129,9 @@ const responseGuard = (log: Logger) =>
     if (!isClientGone(err)) log.error('unexpected error on a response', err)
   }
 
-const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly sends: SendRequests; readonly polls: HeldPolls; readonly log: Logger } => {
+type Http = { readonly app: Koa; readonly sends: SendRequests; readonly polls: HeldPolls; readonly responses: RawResponses; readonly log: Logger }
+
+const buildHttp = (deps: AppDeps): Http => {
   const log = deps.log ?? silentLog
   const bodyLimit = deps.bodyLimitBytes ?? bodyLimitFor(deps.maxMessageLength)
   const idleMs = deps.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
@@ -196,11 +197,10 @@ const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly sends: SendRequ
   })
 
   router.get('/api/messages/:player_name', async (ctx) => {
-    const player = playerInPath(ctx.path)
-    if (player === undefined) return refuse(ctx, 400, BAD_PLAYER_PATH)
     const query = pageQuery(ctx.query)
     if (E.isLeft(query)) return refuse(ctx, 400, query.left)
-    const request = pageRequest(query.right, player)
+    // The boundary refused any path that does not decode, so the router's decoding is exact here.
+    const request = pageRequest(query.right, ctx.params.player_name ?? '')
     if (E.isLeft(request)) return refuse(ctx, 400, request.left)
     if (request.right.waitMs !== undefined && ctx.method === 'GET') return holdBelowKoa(ctx, polls, request.right)
     const page = await listPlayer({ ...request.right.input, playerName: request.right.player ?? '' })()
@@ -258,12 +258,15 @@ const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly sends: SendRequ
   app.use(async (ctx, next) => {
     // /API and /Api are API paths too, answered in JSON (a 404: paths are case-sensitive), never by the static server.
     if (API_PATH.test(ctx.path)) {
-      ctx.set('X-Content-Type-Options', 'nosniff')
       await api(ctx as Parameters<typeof api>[0], () => apiMethods(ctx as Parameters<typeof apiMethods>[0], next))
       // The router answers a known path with the wrong method, or OPTIONS, by status and Allow header alone: give each a JSON body.
-      if (ctx.status === 405) refuse(ctx, 405, `${ctx.method} is not allowed on ${ctx.path}; use ${ctx.response.get('Allow')}`)
-      else if (ctx.status === 501) refuse(ctx, 501, `the method ${ctx.method} is not supported`)
-      else if (ctx.method === 'OPTIONS' && ctx.status === 200 && !ctx.body) {
+      // A method it does not know at all (501 from the router) is as wrong as any other on a path that exists.
+      if (ctx.status === 405 || (ctx.status === 501 && ctx.response.get('Allow') !== ''))
+        refuse(ctx, 405, `${ctx.method} is not allowed on ${ctx.path}; use ${ctx.response.get('Allow')}`)
+      else if (ctx.status === 501) {
+        ctx.remove('Allow')
+        refuse(ctx, 404, `there is no ${ctx.method} ${ctx.path}; GET /api lists the endpoints`)
+      } else if (ctx.method === 'OPTIONS' && ctx.status === 200 && !ctx.body) {
         // @koa/cors answers the preflights it allows; one that reaches the router was refused.
         if (ctx.get('Access-Control-Request-Method') !== '')
           refuse(ctx, 403, `the origin ${JSON.stringify(ctx.get('Origin'))} may not call this API from a browser (CORS_ORIGINS)`)
@@ -287,21 +290,21 @@ const buildHttp = (deps: AppDeps): { readonly app: Koa; readonly sends: SendRequ
     refuse(ctx, 404, `there is no ${ctx.method} ${ctx.path}; GET /api lists the endpoints`)
   })
 
-  return { app, sends, polls, log }
+  return { app, sends, polls, responses, log }
 }
 
 const API_PATH = /^\/api(\/|$)/i
 
-const PLAYER_PATH_PREFIX = '/api/messages/'
-const BAD_PLAYER_PATH = 'the player name in the path is not valid percent-encoded UTF-8 (such as /api/messages/Zo%C3%AB)'
+const BAD_PATH = 'the path is not valid percent-encoded UTF-8 (a name is written like /api/messages/Zo%C3%AB)'
 
-/** The name in /api/messages/<name>, percent-decoded strictly: undefined when the bytes are not UTF-8 (%ZZ, overlong forms, surrogates). */
-const playerInPath = (path: string): string | undefined => {
-  const encoded = path.endsWith('/') ? path.slice(PLAYER_PATH_PREFIX.length, -1) : path.slice(PLAYER_PATH_PREFIX.length)
+/** Whether the path's %XX escapes decode to UTF-8: not %ZZ, overlong forms, surrogates or cut-off sequences. */
+const decodablePath = (path: string): boolean => {
+  if (!path.includes('%')) return true
   try {
-    return decodeURIComponent(encoded)
+    decodeURIComponent(path)
+    return true
   } catch {
-    return undefined
+    return false
   }
 }
 
@@ -347,9 +350,12 @@ type HttpishError = { status?: unknown; statusCode?: unknown }
 const errorBoundary = (log: Logger, shutdown: AbortSignal | undefined, guard: (err: unknown) => void): Koa.Middleware => async (ctx, next) => {
   // Served through createApp, the response has no guard yet (createRequestListener adds one first).
   if (ctx.res.listenerCount('error') === 0) ctx.res.on('error', guard)
-  if (ctx.req.headers.host === undefined && ctx.req.httpVersionMinor === 1) return refuse(ctx, 400, MISSING_HOST)
   // Only sends read a body: any other is thrown away, up to a bound, so that it cannot hold the connection.
   if (ctx.method !== 'POST' || !isSendPath(ctx.path)) discardRest(ctx.req)
+  const api = API_PATH.test(ctx.path)
+  if (api) ctx.set('X-Content-Type-Options', 'nosniff')
+  if (ctx.req.headers.host === undefined && ctx.req.httpVersionMinor === 1) return refuse(ctx, 400, MISSING_HOST)
+  if (api && !decodablePath(ctx.path)) return refuse(ctx, 400, BAD_PATH)
   try {
     await next()
   } catch (thrown) {

@@ -342,7 +342,7 @@ for (const via of ['listener', 'koa'] as const) {
         it(`refuses ${path} with 400 rather than reading a literal name`, async () => {
           const answer = await rawRequest(t.url, { path })
           expect(answer.status).to.equal(400)
-          expect((answer.json as { error: string }).error).to.match(/player name/)
+          expect((answer.json as { error: string }).error).to.match(/percent-encoded/)
           const poll = await rawRequest(t.url, { path: `${path}?after=0&wait=1` })
           expect(poll.status).to.equal(400)
         })

@@ -67,7 +67,7 @@ export const DEFAULTS = {
   MAX_MESSAGE_LENGTH: 1000,
   AUTO_REPLY: DEFAULT_AUTO_REPLY_TEMPLATE,
   CORS_ORIGINS: '*',
-  MAX_CHANNELS: 100,
+  MAX_CHANNELS: 32,
   LONG_POLL_MAX_SECONDS: 25,
   IDEMPOTENCY_KEYS_MAX: 10_000,
   /** A client has this long to send its request line and headers. */
@@ -79,9 +79,9 @@ export const DEFAULTS = {
   /** An idle keep-alive connection is closed after this long; above the 60 s idle timeout of common load balancers. */
   KEEP_ALIVE_TIMEOUT_SECONDS: 65,
   /** Long polls held at once, from every client together (never per address: Roblox's servers share a few). */
-  MAX_LONG_POLLS: 10_000,
+  MAX_LONG_POLLS: 6_000,
   /** Event streams open at once, from every client together. */
-  MAX_STREAMS: 2_000,
+  MAX_STREAMS: 1_000,
   /** Event streams open at once from one client address. */
   MAX_STREAMS_PER_ADDRESS: 50,
   /**

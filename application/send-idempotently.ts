@@ -41,7 +41,7 @@ export const sendIdempotently = (deps: {
         case 'InProgress':
           return E.left({ _tag: 'IdempotencyKeyInProgress' })
         case 'Completed':
-          return claim.right.fingerprint === fingerprint
+          return claim.right.sameRequest
             ? E.right({ conversation: claim.right.conversation, replayed: true })
             : E.left({ _tag: 'IdempotencyKeyReused' })
         case 'Claimed': {

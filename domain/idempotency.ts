@@ -9,7 +9,8 @@ import type { Conversation, StoreUnavailable } from './message-repository'
 export type Claim =
   | { readonly _tag: 'Claimed' }
   | { readonly _tag: 'InProgress' }
-  | { readonly _tag: 'Completed'; readonly fingerprint: string; readonly conversation: Conversation }
+  /** Completed within the retention; `sameRequest` says whether it was for a request with this fingerprint. */
+  | { readonly _tag: 'Completed'; readonly sameRequest: boolean; readonly conversation: Conversation }
 
 export type IdempotencyKeys = {
   /** Claims `key` for a new request unless it is in progress or was completed within the retention. */

@@ -10,14 +10,24 @@ import { messageJson } from './wire'
 export const HEARTBEAT_MS = 15_000
 
 /**
- * A stream whose client reads slower than messages arrive is dropped once
- * this much is queued for it; the client reconnects with Last-Event-ID and
- * resumes from the store, so nothing is lost and a slow reader cannot grow
- * our memory. The backlog is paced below this instead: the next page is
- * read once the last has drained below it.
+ * A live stream whose client reads slower than messages arrive is dropped
+ * once this much is queued for it (beyond what the kernel's socket buffers
+ * took); the client reconnects with Last-Event-ID and resumes from the
+ * store, so nothing is lost and a slow reader cannot grow our memory. The
+ * backlog is paced instead: the next page is read once the last has drained
+ * below BACKLOG_LOW_WATER.
  */
-export const MAX_QUEUED_BYTES = 1024 * 1024
+export const MAX_QUEUED_BYTES = 256 * 1024
 const BACKLOG_LOW_WATER = 64 * 1024
+
+/**
+ * What all streams together may have queued. Past it, a stream that adds to
+ * its queue while holding more than SMALL_QUEUE_BYTES is dropped (and
+ * resumes), so that a thousand stalled readers cannot each fill their own
+ * bound: the worst case is this budget, not MAX_STREAMS times a bound.
+ */
+export const QUEUED_BYTES_BUDGET = 32 * 1024 * 1024
+const SMALL_QUEUE_BYTES = 16 * 1024
 
 type Follow = (
   input: FollowInput,
@@ -34,6 +44,8 @@ export type EventStreamLimits = {
   /** Streams open at once, in total and from one client address. */
   readonly maxOpen?: number
   readonly maxPerAddress?: number
+  /** What all streams together may have queued; QUEUED_BYTES_BUDGET by default. */
+  readonly queuedBytesBudget?: number
   readonly shutdown?: AbortSignal
 }
 
@@ -63,7 +75,14 @@ export const eventStreams = (limits: EventStreamLimits = {}) => {
   const heartbeatMs = limits.heartbeatMs ?? HEARTBEAT_MS
   const maxOpen = limits.maxOpen ?? Number.POSITIVE_INFINITY
   const maxPerAddress = limits.maxPerAddress ?? Number.POSITIVE_INFINITY
-  const open = new Set<ServerResponse>()
+  const budget = limits.queuedBytesBudget ?? QUEUED_BYTES_BUDGET
+  /**
+   * Each open stream and what it had queued when last written to or
+   * drained: an overestimate between the two (a queue shrinks without
+   * telling), which errs towards dropping, never towards growing.
+   */
+  const open = new Map<ServerResponse, number>()
+  let queuedTotal = 0
   const perAddress = new Map<string, number>()
   let admitted = 0
   let heartbeat: NodeJS.Timeout | undefined
@@ -71,16 +90,25 @@ export const eventStreams = (limits: EventStreamLimits = {}) => {
   /**
    * Writes to a stream that is still open. Once it is live, a reader with
    * more than the bound queued is not keeping up: it is dropped and resumes
-   * from the store. The backlog is paced instead (see `pace`).
+   * from the store. The backlog is paced instead (see `pace`). Live or not,
+   * a stream holding more than a little when all streams together are over
+   * the budget is dropped too.
    */
   const write = (res: ServerResponse, text: string, bounded = true): void => {
-    if (!open.has(res) || !res.writable) return
+    const before = open.get(res)
+    if (before === undefined || !res.writable) return
     res.write(text)
-    if (bounded && res.writableLength > MAX_QUEUED_BYTES) drop(res)
+    const queued = res.writableLength
+    open.set(res, queued)
+    queuedTotal += queued - before
+    if ((bounded && queued > MAX_QUEUED_BYTES) || (queuedTotal > budget && queued > SMALL_QUEUE_BYTES)) drop(res)
   }
 
   /** Forgets a stream; the address's count is released when its connection closes. */
   const untrack = (res: ServerResponse): void => {
+    const queued = open.get(res)
+    if (queued === undefined) return
+    queuedTotal -= queued
     open.delete(res)
     if (open.size === 0 && heartbeat !== undefined) {
       clearInterval(heartbeat)
@@ -98,7 +126,7 @@ export const eventStreams = (limits: EventStreamLimits = {}) => {
   limits.shutdown?.addEventListener(
     'abort',
     () => {
-      for (const res of [...open]) {
+      for (const res of [...open.keys()]) {
         untrack(res)
         res.shouldKeepAlive = false
         res.end()
@@ -108,10 +136,16 @@ export const eventStreams = (limits: EventStreamLimits = {}) => {
   )
 
   const track = (res: ServerResponse): void => {
-    open.add(res)
+    open.set(res, 0)
+    res.on('drain', () => {
+      const queued = open.get(res)
+      if (queued === undefined) return
+      queuedTotal -= queued
+      open.set(res, 0)
+    })
     if (heartbeat === undefined) {
       heartbeat = setInterval(() => {
-        for (const stream of open) write(stream, ': keep-alive\n\n')
+        for (const stream of [...open.keys()]) write(stream, ': keep-alive\n\n')
       }, heartbeatMs)
       heartbeat.unref()
     }
@@ -195,5 +229,5 @@ export const eventStreams = (limits: EventStreamLimits = {}) => {
     write(res, `event: ready\ndata: ${JSON.stringify({ epoch: following.right.epoch, after: following.right.after })}\n\n`)
   }
 
-  return { serve, openCount: () => open.size }
+  return { serve, openCount: () => open.size, queuedBytes: () => queuedTotal }
 }

@@ -56,19 +56,44 @@ export const freshMessageJson = (m: Message): string =>
 /*
  * Messages never change once stored, so each is turned into JSON once and the
  * text reused by every answer and stream event that carries it: a page of 50
- * read by thousands of clients costs 50 serialisations, not 50 per client.
- * The WeakMap lets a text go with its message when the store evicts it.
+ * read by thousands of clients costs 50 serialisations, not 50 per client, and
+ * a new message costs one however many streams it goes out on.
+ *
+ * What pays is the JSON of the messages being read now, the newest above all;
+ * kept for every stored message it would double the store's memory (a message
+ * of 1,000 characters outside the BMP is 4 KB of text and 4 KB of JSON). So the
+ * texts kept are bounded, JSON_CACHE_UNITS in all, and the first written are
+ * the first forgotten, a quarter at a time (one pass over the Map per quarter,
+ * not one per message). A message read again after that is written again.
  */
-const jsonOf = new WeakMap<Message, string>()
+/** The JSON kept, in UTF-16 units (at most twice as many bytes), each entry also charged ENTRY_UNITS. */
+export const JSON_CACHE_UNITS = 2 * 1024 * 1024
+/** What an entry costs besides its text, as units: the Map's slot, and the message it keeps alive until forgotten. */
+const ENTRY_UNITS = 64
+const jsonOf = new Map<Message, string>()
+let cachedUnits = 0
 
 export const messageJson = (m: Message): string => {
   let json = jsonOf.get(m)
   if (json === undefined) {
     json = freshMessageJson(m)
     jsonOf.set(m, json)
+    cachedUnits += json.length + ENTRY_UNITS
+    if (cachedUnits > JSON_CACHE_UNITS) forgetOldest()
   }
   return json
 }
+
+const forgetOldest = (): void => {
+  for (const [m, json] of jsonOf) {
+    if (cachedUnits <= JSON_CACHE_UNITS * 0.75) return
+    jsonOf.delete(m)
+    cachedUnits -= json.length + ENTRY_UNITS
+  }
+}
+
+/** What the message JSON cache holds now: for tests. */
+export const messageJsonCached = (): { readonly messages: number; readonly units: number } => ({ messages: jsonOf.size, units: cachedUnits })
 
 // A page is never changed once read (the store freezes the one it shares), so its JSON is written once.
 const pageJsonOf = new WeakMap<Page, string>()

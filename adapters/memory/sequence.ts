@@ -6,39 +6,78 @@ export type Sequence = {
   readonly at: (index: number) => Message
 }
 
-/** A fixed-capacity ring: O(1) append that evicts the oldest, O(1) access by position. */
+/** Slots a ring starts with: a channel that holds a few messages costs a few slots, whatever its capacity. */
+const INITIAL_SLOTS = 16
+
+/**
+ * A bounded ring: O(1) append that evicts the oldest once `capacity` messages
+ * are held, O(1) access by position. Its slots grow with use, doubling up to
+ * the capacity (an amortised O(1) copy per append), so memory follows what is
+ * stored rather than what is allowed: a channel of one message costs the same
+ * under MAX_MESSAGES 10,000,000 as under 1,000. A clear lets the slots go.
+ */
 export class Ring implements Sequence {
-  private readonly slots: Array<Message | undefined>
+  private slots: Array<Message | undefined>
   private start = 0
   length = 0
 
   constructor(readonly capacity: number) {
-    this.slots = new Array<Message | undefined>(capacity)
+    this.slots = Ring.empty(capacity)
+  }
+
+  private static empty(capacity: number): Array<Message | undefined> {
+    return new Array<Message | undefined>(Math.min(capacity, INITIAL_SLOTS))
   }
 
   /** Appends and returns the message that fell out, if the ring was full. */
   push(message: Message): Message | undefined {
-    if (this.length < this.capacity) {
-      this.slots[(this.start + this.length) % this.capacity] = message
+    const size = this.slots.length
+    if (this.length < size) {
+      let i = this.start + this.length
+      if (i >= size) i -= size
+      this.slots[i] = message
       this.length++
+      return undefined
+    }
+    if (size < this.capacity) {
+      this.grow(size)
+      this.slots[this.length++] = message
       return undefined
     }
     const evicted = this.slots[this.start]
     this.slots[this.start] = message
-    this.start = (this.start + 1) % this.capacity
+    if (++this.start === size) this.start = 0
     return evicted
   }
 
+  /** Full below capacity: the slots, oldest first, into an array twice the size (at most the capacity). */
+  private grow(size: number): void {
+    const grown = new Array<Message | undefined>(Math.min(this.capacity, size * 2))
+    for (let i = 0, j = this.start; i < size; i++) {
+      grown[i] = this.slots[j]
+      if (++j === size) j = 0
+    }
+    this.slots = grown
+    this.start = 0
+  }
+
   at(index: number): Message {
-    return this.slots[(this.start + index) % this.capacity] as Message
+    let i = this.start + index
+    if (i >= this.slots.length) i -= this.slots.length
+    return this.slots[i] as Message
   }
 
   newest(): Message | undefined {
     return this.length === 0 ? undefined : this.at(this.length - 1)
   }
 
+  /** How many slots are allocated now: for tests of the growth. */
+  get allocated(): number {
+    return this.slots.length
+  }
+
   clear(): void {
-    this.slots.fill(undefined)
+    this.slots = Ring.empty(this.capacity)
     this.start = 0
     this.length = 0
   }

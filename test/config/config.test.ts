@@ -28,7 +28,7 @@ describe('configuration from the environment', () => {
       MAX_MESSAGE_LENGTH: 1000,
       AUTO_REPLY: 'Hello {player}!',
       CORS_ORIGINS: '*',
-      MAX_CHANNELS: 100,
+      MAX_CHANNELS: 32,
       LONG_POLL_MAX_SECONDS: 25,
     })
     expect(configOf({})).to.deep.equal(DEFAULTS)

@@ -741,7 +741,7 @@ export const PROFILES = {
    * default long-poll cap (10,000).
    */
   main: { AUTO_REPLY: '', MAX_MESSAGE_LENGTH: '60000', MAX_STREAMS: '2000', MAX_STREAMS_PER_ADDRESS: '400' },
-  /** As `main`, but a stream that stops reading can only be dropped by the 1 MiB rule within the test: the idle timeout is 30 s. */
+  /** As `main`, but a stream that stops reading can only be dropped by the 256 KiB rule within the test: the idle timeout is 30 s. */
   patient: { AUTO_REPLY: '', MAX_MESSAGE_LENGTH: '60000', IDLE_TIMEOUT_SECONDS: '30' },
   /** Small caps, to reach them: 3 streams per address, 6 in all, 200 held long polls; the default message length and body limit. */
   capped: { AUTO_REPLY: '', MAX_STREAMS: '6', MAX_STREAMS_PER_ADDRESS: '3', MAX_LONG_POLLS: '200' },

@@ -21,14 +21,14 @@ import {
 /*
  * Scenario 2: a stream reader that stops reading while live messages keep
  * coming. It is dropped (the server closes the connection) once more than
- * 1 MiB is queued for it, or once it has not drained for
+ * 256 KiB is queued for it, or once it has not drained for
  * IDLE_TIMEOUT_SECONDS; the heartbeat never writes to a stream that ended
  * (today that crashes the process).
  */
 
 const CHANNEL = 'live'
 
-/** At most this many ~64 KB live messages (~12 MiB: the ~4 MiB the kernel absorbs, 1 MiB, and a wide margin). */
+/** At most this many ~64 KB live messages (~12 MiB: the ~4 MiB the kernel absorbs, 256 KiB, and a wide margin). */
 const FLOOD_MAX = 200
 
 /**
@@ -63,6 +63,13 @@ const LONG_EVENT_BYTES = JSON.stringify(LONG_TEXT).length
 
 const live = (i: number) => ({ player_name: 'Flooder', message: `${i} ${LONG_TEXT}`, channel: CHANNEL })
 
+/** A quarter of LONG_TEXT: 14 of these (the most the idle test queues) stay under the 256 KiB rule. */
+const MEDIUM_TEXT = LONG_TEXT.slice(0, Math.floor(LONG_TEXT.length / 4))
+const MEDIUM_EVENT_BYTES = JSON.stringify(MEDIUM_TEXT).length
+/** At most this many medium messages (~13 MiB), for the same reason as FLOOD_MAX. */
+const MEDIUM_FLOOD_MAX = 800
+const medium = (i: number) => ({ player_name: 'Flooder', message: `${i} ${MEDIUM_TEXT}`, channel: CHANNEL })
+
 /** Empties the channel so the scenario's messages do not stay in the store (and in the memory check). */
 const clearChannel = async (server: ServerProcess) => {
   const cleared = await call(server, 'POST', `/api/clear?channel=${CHANNEL}`)
@@ -71,10 +78,10 @@ const clearChannel = async (server: ServerProcess) => {
 
 describe('hostile: an event stream reader that stops reading while a flood of live messages arrives', function () {
   this.timeout(60_000)
-  // IDLE_TIMEOUT_SECONDS=30 here: a drop within seconds can only be the 1 MiB rule's.
+  // IDLE_TIMEOUT_SECONDS=30 here: a drop within seconds can only be the 256 KiB rule's.
   const shared = useServer('patient')
 
-  it('is dropped once more than 1 MiB is queued for it (long before the idle timeout), and heartbeats go on without crashing', async () => {
+  it('is dropped once more than 256 KiB is queued for it (long before the idle timeout), and heartbeats go on without crashing', async () => {
     const server = shared.server()
     const reader = await openStream(server, `/api/stream?channel=${CHANNEL}`)
     reader.socket.pause()
@@ -103,32 +110,32 @@ describe('hostile: an event stream reader that stops reading while a few live me
   this.timeout(60_000)
   const shared = useServer('main')
 
-  it('is dropped once it has not drained for IDLE_TIMEOUT_SECONDS, with less than 1 MiB queued', async () => {
+  it('is dropped once it has not drained for IDLE_TIMEOUT_SECONDS, with less than 256 KiB queued', async () => {
     const server = shared.server()
     const reader = await openStream(server, `/api/stream?channel=${CHANNEL}`)
     reader.socket.pause()
     // Send in batches of eight (~512 KB) until a batch is not all taken by the kernel's buffers once they settle; then
     // confirm with pairs (at most three) until a pair adds nothing there at all: the buffers are full, and what they did
-    // not take waits in the server: at least one message, at most 8 + 6 of ~64 KB (~900 KB), under 1 MiB.
+    // not take waits in the server: at least one message, at most 8 + 6 of ~16 KB (~230 KB), under 256 KiB.
     let kernel = await settledInKernel(server, reader)
     let shortfall = false
     let confirmations = 0
     let full = false
     let sent = 0
     let droppedEarly = false
-    while (!full && sent < FLOOD_MAX && confirmations < 3) {
+    while (!full && sent < MEDIUM_FLOOD_MAX && confirmations < 3) {
       if (letGoNow(server, reader)) {
         droppedEarly = true
         break
       }
       const batch: number = shortfall ? 2 : 8
       if (shortfall) confirmations++
-      await Promise.all(Array.from({ length: batch }, () => sendMessage(server, live(sent++))))
+      await Promise.all(Array.from({ length: batch }, () => sendMessage(server, medium(sent++))))
       const now = await settledInKernel(server, reader)
       const grew = now - kernel
       kernel = now
-      if (shortfall) full = grew < LONG_EVENT_BYTES / 2
-      else shortfall = grew < batch * LONG_EVENT_BYTES - LONG_EVENT_BYTES / 2
+      if (shortfall) full = grew < MEDIUM_EVENT_BYTES / 2
+      else shortfall = grew < batch * MEDIUM_EVENT_BYTES - MEDIUM_EVENT_BYTES / 2
     }
     // Dropped while the kernel still took everything: the reader was keeping up, as far as the server could tell.
     if (droppedEarly && !shortfall) expect.fail(`the server dropped a stream reader after ${sent} messages, while its queue still drained into the kernel's buffers`)
@@ -139,7 +146,7 @@ describe('hostile: an event stream reader that stops reading while a few live me
         server,
         [reader],
         SECONDS.IDLE_TIMEOUT * 1000 + SLACK_MS,
-        `the server drops a stream reader that has not drained for IDLE_TIMEOUT_SECONDS=${SECONDS.IDLE_TIMEOUT} (under 1 MiB queued, the kernel's buffers full with ${kernel} bytes); server exit: ${JSON.stringify(server.exit)}`,
+        `the server drops a stream reader that has not drained for IDLE_TIMEOUT_SECONDS=${SECONDS.IDLE_TIMEOUT} (under 256 KiB queued, the kernel's buffers full with ${kernel} bytes); server exit: ${JSON.stringify(server.exit)}`,
       )
     }
     await awaitHeartbeats(server, 2)

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import type { AddressInfo } from 'node:net'
 import * as E from 'fp-ts/Either'
-import { readConfig } from './adapters/config'
-import { startServer } from './adapters/http/server'
+import { readConfig } from './composition/config'
+import { startServer } from './composition/start-server'
 
 /** The composition root for `npm start`: read the configuration, build the adapters, listen, stop cleanly. */
 const main = async (): Promise<void> => {
@@ -12,8 +11,7 @@ const main = async (): Promise<void> => {
     process.exit(2)
   }
   const running = await startServer(config.right)
-  const { address, port } = running.server.address() as AddressInfo
-  console.log(`roblox-messaging-server listening on http://${address.includes(':') ? `[${address}]` : address}:${port}`)
+  console.log(`roblox-messaging-server listening on ${running.url}`)
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return

@@ -1,8 +1,8 @@
 import * as E from 'fp-ts/Either'
 import * as TE from 'fp-ts/TaskEither'
 import { pipe } from 'fp-ts/function'
-import { channelOrDefault, playerName, type InvalidField, type Message, type MessageId } from '../domain/message'
-import type { Cursor, FeedFilter, ListQuery, StoreUnavailable } from '../domain/message-repository'
+import { channelOrDefault, playerName, type ChannelName, type InvalidField, type Message, type MessageId, type PlayerName } from '../domain/message'
+import type { Cursor, FeedFilter, StoreUnavailable } from '../domain/message-repository'
 import type { ReadDeps } from './read-page'
 
 export type FollowInput = {
@@ -26,7 +26,8 @@ export type FollowOptions = {
    * Called after each page of the backlog is delivered; the next page is read
    * once it settles. A reader that takes its events slowly (a stream whose
    * client reads slowly) paces the backlog this way instead of having all of
-   * it queued at once.
+   * it queued at once. Pages read again after the feed lost messages are
+   * paced the same way.
    */
   readonly pace?: () => PromiseLike<unknown>
 }
@@ -46,11 +47,25 @@ export const BACKLOG_PAGE = 50
 export const HELD_BACK_MAX = 100
 
 /**
+ * After the feed lost messages, a live follower reads them from the store;
+ * if that read fails it tries again after this long, doubling each time up
+ * to `CATCH_UP_RETRY_MAX_MS`, with live messages held back meanwhile.
+ */
+export const CATCH_UP_RETRY_MS = 500
+export const CATCH_UP_RETRY_MAX_MS = 15_000
+
+/**
  * Delivers every stored message after the cursor, then each new one as it is
  * stored, each exactly once and in id order, until `signal` aborts. The
  * listener is registered before the backlog is read, and what it hears
  * meanwhile is held back until the backlog is out, so nothing is missed or
  * repeated at the seam. The task settles once the backlog is delivered.
+ *
+ * When the feed says it lost messages (see `MessageFeed`), the follower
+ * reads the store again from the last id it delivered, page by page (a
+ * `Gap` first if some were evicted meanwhile), holding back what the feed
+ * delivers until it has caught up, exactly as for the backlog. A message the
+ * feed delivers at or below that id is one already delivered and is dropped.
  */
 export const followMessages = (deps: ReadDeps) =>
   (input: FollowInput, deliver: (event: FollowEvent) => void, signal: AbortSignal, options: FollowOptions = {}): TE.TaskEither<FollowError, Following> =>
@@ -59,64 +74,125 @@ export const followMessages = (deps: ReadDeps) =>
       E.apS('channel', channelOrDefault(input.channel)),
       E.apS('player', input.player === undefined ? E.right(undefined) : playerName(input.player)),
       TE.fromEither,
-      TE.chainW(({ channel, player }) => async () => {
-        const filter: FeedFilter = player === undefined ? { channel } : { channel, player }
-        let live = false
-        let last: MessageId = 0
-        let heldBack: Message[] = []
-        let overflowed = false
-        const forward = (message: Message) => {
-          if (message.id <= last) return
-          last = message.id
-          deliver({ _tag: 'Message', message })
-        }
-        const unsubscribe = deps.feed.subscribe(filter, (message) => {
-          if (live) forward(message)
-          else if (heldBack.length < HELD_BACK_MAX) heldBack.push(message)
-          else overflowed = true
-        })
-        signal.addEventListener('abort', unsubscribe, { once: true })
-        const query: ListQuery = { ...filter, limit: BACKLOG_PAGE }
-        let epoch: string
-        let cursor: Cursor | undefined = input.cursor
-        if (cursor === undefined) {
-          const head = await deps.messages.list({ ...filter, limit: 1 })()
-          if (E.isLeft(head)) return stop(head, unsubscribe)
-          last = head.right.nextAfter
-          epoch = head.right.epoch
-          cursor = { after: last, epoch }
-        }
-        // The backlog, page by page; read again from where it ended while live messages overflowed what was held back.
-        for (;;) {
-          const page = await deps.messages.list({ ...query, cursor })()
-          if (E.isLeft(page)) return stop(page, unsubscribe)
-          if (signal.aborted) {
-            unsubscribe()
-            return E.right({ epoch: page.right.epoch, after: last })
-          }
-          // Past the first page, a gap means messages were evicted while this reader was catching up.
-          if (page.right.gap) deliver({ _tag: 'Gap', epoch: page.right.epoch })
-          for (const message of page.right.messages) forward(message)
-          last = Math.max(last, page.right.nextAfter)
-          epoch = page.right.epoch
-          cursor = { after: last, epoch }
-          // Paced after the last page too, so that the backlog has mostly drained before live messages join it.
-          if (options.pace !== undefined && page.right.messages.length > 0) await options.pace()
-          if (page.right.hasMore) continue
-          if (!overflowed) break
-          overflowed = false
-          heldBack = []
-        }
-        // The client may have left before the listener could hear of it (unsubscribing twice is harmless).
-        if (signal.aborted) unsubscribe()
-        for (const message of heldBack) forward(message)
-        heldBack = []
-        live = true
-        return E.right({ epoch, after: last })
-      }),
+      TE.chainW(({ channel, player }) => () => follow(deps, channel, player, input.cursor, deliver, signal, options)),
     )
 
-const stop = <L>(failure: E.Left<L>, unsubscribe: () => void): E.Left<L> => {
-  unsubscribe()
-  return failure
+const CAUGHT_UP: E.Either<never, void> = E.right(undefined)
+
+const follow = (
+  deps: ReadDeps,
+  channel: ChannelName,
+  player: PlayerName | undefined,
+  from: Cursor | undefined,
+  deliver: (event: FollowEvent) => void,
+  signal: AbortSignal,
+  options: FollowOptions,
+): Promise<E.Either<StoreUnavailable, Following>> => {
+  const filter: FeedFilter = player === undefined ? { channel } : { channel, player }
+  // backlog: the first catch-up, whose end settles the task; live: what the feed delivers is forwarded;
+  // catching-up: reading again after the feed lost messages; stopped: the reader is gone.
+  let state: 'backlog' | 'live' | 'catching-up' | 'stopped' = 'backlog'
+  let last: MessageId = 0
+  let epoch = ''
+  let heldBack: Message[] = []
+  // What was held back is not the whole story (some were dropped past the bound, or the feed lost some): read the store again.
+  let readAgain = false
+  let cancelRetry: (() => void) | undefined
+  let retryMs = CATCH_UP_RETRY_MS
+
+  const forward = (message: Message): void => {
+    if (message.id <= last) return
+    last = message.id
+    deliver({ _tag: 'Message', message })
+  }
+  const hear = (message: Message): void => {
+    if (state === 'live') forward(message)
+    else if (heldBack.length < HELD_BACK_MAX) heldBack.push(message)
+    else readAgain = true
+  }
+  const lost = (): void => {
+    if (state === 'live') {
+      state = 'catching-up'
+      recover()
+    } else if (state !== 'stopped') readAgain = true
+  }
+  const unsubscribe = deps.feed.subscribe(filter, hear, lost)
+  const stop = (): void => {
+    state = 'stopped'
+    cancelRetry?.()
+    unsubscribe()
+  }
+  signal.addEventListener('abort', stop, { once: true })
+
+  /*
+   * Reads from `cursor` page by page until the store has nothing more and
+   * nothing was lost meanwhile, then delivers what the listener held back and
+   * goes live. Used for the backlog and again after each loss.
+   */
+  const catchUp = async (cursor: Cursor): Promise<E.Either<StoreUnavailable, void>> => {
+    for (;;) {
+      const page = await deps.messages.list({ channel, limit: BACKLOG_PAGE, player, cursor, since: undefined })()
+      if (E.isLeft(page)) return page
+      epoch = page.right.epoch
+      if (signal.aborted) return CAUGHT_UP
+      // Past the first page, a gap means messages were evicted while this reader was catching up.
+      if (page.right.gap) deliver({ _tag: 'Gap', epoch })
+      for (const message of page.right.messages) forward(message)
+      last = Math.max(last, page.right.nextAfter)
+      cursor = { after: last, epoch }
+      // Paced after the last page too, so that the backlog has mostly drained before live messages join it.
+      if (options.pace !== undefined && page.right.messages.length > 0) await options.pace()
+      if (page.right.hasMore) continue
+      if (!readAgain) break
+      readAgain = false
+      heldBack = []
+    }
+    if (signal.aborted) return CAUGHT_UP
+    for (const message of heldBack) forward(message)
+    heldBack = []
+    state = 'live'
+    return CAUGHT_UP
+  }
+
+  // After a loss: catch up from the last id delivered; a failed read is tried again later, the stream kept open meanwhile.
+  const recover = (): void => {
+    cancelRetry = undefined
+    readAgain = false
+    heldBack = []
+    catchUp({ after: last, epoch }).then((caughtUp) => {
+      if (E.isLeft(caughtUp)) retry()
+      else retryMs = CATCH_UP_RETRY_MS
+    }, retry)
+  }
+  // A throwing adapter lands here too: a bug, but one that must not end the process as an unhandled rejection.
+  const retry = (): void => {
+    if (state === 'stopped' || signal.aborted) return
+    cancelRetry = deps.timer.after(retryMs, recover)
+    retryMs = Math.min(retryMs * 2, CATCH_UP_RETRY_MAX_MS)
+  }
+
+  const start = async (): Promise<E.Either<StoreUnavailable, Following>> => {
+    let cursor = from
+    if (cursor === undefined) {
+      const head = await deps.messages.list({ channel, limit: 1, player, cursor: undefined, since: undefined })()
+      if (E.isLeft(head)) return failed(head)
+      last = head.right.nextAfter
+      epoch = head.right.epoch
+      cursor = { after: last, epoch }
+    }
+    const caughtUp = await catchUp(cursor)
+    if (E.isLeft(caughtUp)) return failed(caughtUp)
+    // The client may have left before the listener could hear of it (stopping twice is harmless).
+    if (signal.aborted) stop()
+    return E.right({ epoch, after: last })
+  }
+  const failed = (failure: E.Left<StoreUnavailable>): E.Left<StoreUnavailable> => {
+    stop()
+    return failure
+  }
+  // An adapter that throws instead of returning a Left is a bug: the task fails, and the listener goes with it.
+  return start().then(undefined, (thrown: unknown) => {
+    stop()
+    throw thrown
+  })
 }

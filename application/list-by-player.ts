@@ -2,9 +2,9 @@ import * as E from 'fp-ts/Either'
 import type * as TE from 'fp-ts/TaskEither'
 import { channelOrDefault, playerName, type InvalidField, type PlayerName } from '../domain/message'
 import type { Page, StoreUnavailable } from '../domain/message-repository'
-import type { ListInput } from './list-messages'
-import { pageQuery, readPage, type ReadDeps } from './read-page'
+import { listQuery, readPage, type ListInput, type ReadDeps } from './read-page'
 
+/** A list use case's input and the name of the player whose messages are asked for. */
 export type ListByPlayerInput = ListInput & { readonly playerName: string }
 
 export type ListByPlayerError = InvalidField | StoreUnavailable
@@ -19,7 +19,7 @@ export const listByPlayer = (deps: ReadDeps) => {
     if (E.isLeft(player)) return async () => player
     const channel = channelOrDefault(input.channel)
     if (E.isLeft(channel)) return async () => channel
-    const reading = read(pageQuery(channel.right, input, player.right), input.wait)
+    const reading = read(listQuery(channel.right, input, player.right), input.wait)
     return async () => {
       const page = await reading()
       return E.isLeft(page) ? page : E.right(withPlayer(page.right, player.right))

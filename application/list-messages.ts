@@ -2,9 +2,9 @@ import * as E from 'fp-ts/Either'
 import type * as TE from 'fp-ts/TaskEither'
 import { channelOrDefault, type InvalidField } from '../domain/message'
 import type { Page, StoreUnavailable } from '../domain/message-repository'
-import { pageQuery, readPage, type PageInput, type ReadDeps } from './read-page'
+import { listQuery, readPage, type ListInput, type ReadDeps } from './read-page'
 
-export type ListInput = PageInput & { readonly channel?: string }
+export type { ListInput } from './read-page'
 
 export type ListError = InvalidField | StoreUnavailable
 
@@ -14,6 +14,6 @@ export const listMessages = (deps: ReadDeps) => {
   return (input: ListInput): TE.TaskEither<ListError, Page> => {
     const channel = channelOrDefault(input.channel)
     if (E.isLeft(channel)) return async () => channel
-    return read(pageQuery(channel.right, input), input.wait)
+    return read(listQuery(channel.right, input), input.wait)
   }
 }

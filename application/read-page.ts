@@ -1,6 +1,7 @@
 import * as E from 'fp-ts/Either'
 import type * as TE from 'fp-ts/TaskEither'
-import type { ChannelName } from '../domain/message'
+import type { Timer } from '../domain/clock'
+import type { ChannelName, Message } from '../domain/message'
 import type { Cursor, FeedFilter, ListQuery, MessageFeed, MessageRepository, Page, StoreUnavailable } from '../domain/message-repository'
 
 /** The most a single page may hold, whatever the client asks. */
@@ -11,8 +12,14 @@ export const PAGE_LIMIT_DEFAULT_AFTER_CURSOR = 100
 export const pageLimit = (requested: number | undefined, hasCursor: boolean): number =>
   Math.min(requested ?? (hasCursor ? PAGE_LIMIT_DEFAULT_AFTER_CURSOR : PAGE_LIMIT_MAX), PAGE_LIMIT_MAX)
 
-/** What a reader asks of a page, in any channel or for any player. */
-export type PageInput = {
+/**
+ * What a list use case is asked for one page, as the client put it (the
+ * channel not yet checked, the limit not yet capped). `listQuery` turns it
+ * into the `ListQuery` the repository is asked.
+ */
+export type ListInput = {
+  /** The default channel when absent. */
+  readonly channel?: string
   readonly cursor?: Cursor
   /** Only messages sent strictly after this instant (ms since the Unix epoch). */
   readonly since?: number
@@ -21,7 +28,7 @@ export type PageInput = {
 }
 
 // Absent fields are undefined rather than missing: objects of one shape, built without spreads, are cheaper on hot paths.
-export const pageQuery = (channel: ChannelName, input: PageInput, player?: string): ListQuery => ({
+export const listQuery = (channel: ChannelName, input: ListInput, player?: string): ListQuery => ({
   channel,
   limit: pageLimit(input.limit, input.cursor !== undefined),
   player,
@@ -45,13 +52,17 @@ export type Wait = {
 export type ReadDeps = {
   readonly messages: Pick<MessageRepository, 'list'>
   readonly feed: MessageFeed
+  /** Ends a long poll's wait (and spaces a stream's retries after a failed read: `followMessages`). */
+  readonly timer: Timer
 }
 
 /**
  * Reads a page; with a cursor and a wait, an empty page is held until a
  * matching message is stored, the wait runs out or the reader is released.
  * The listener is registered before the first read so that a message
- * stored in between cannot be missed.
+ * stored in between cannot be missed. If the feed says it lost messages,
+ * the wait ends at once and the page is read again: the store, not the
+ * feed, has the last word.
  */
 export const readPage = (deps: ReadDeps) => (query: ListQuery, wait?: Wait): TE.TaskEither<StoreUnavailable, Page> => {
   const cursor = query.cursor
@@ -66,12 +77,12 @@ export const readPage = (deps: ReadDeps) => (query: ListQuery, wait?: Wait): TE.
    */
   return () =>
     new Promise<E.Either<StoreUnavailable, Page>>((resolve, reject) => {
-      // reading: the first read is under way; woken: a match arrived meanwhile; waiting: held; done: the second read has started.
+      // reading: the first read is under way; woken: a match (or a loss) came meanwhile; waiting: held; done: the second read has started.
       let state: 'reading' | 'woken' | 'waiting' | 'done' = 'reading'
-      let timer: NodeJS.Timeout | undefined
+      let cancelTimer: (() => void) | undefined
       const letGo = (): void => {
         state = 'done'
-        clearTimeout(timer)
+        cancelTimer?.()
         unsubscribe()
       }
       // An adapter that throws or rejects instead of returning a Left is a bug: the waiter lets go of everything and fails.
@@ -92,11 +103,19 @@ export const readPage = (deps: ReadDeps) => (query: ListQuery, wait?: Wait): TE.
         letGo()
         read(resolve)
       }
-      const unsubscribe = deps.feed.subscribe(filter, (message) => {
-        if (message.id <= cursor.after) return
+      /*
+       * One function is both the listener and `lost` (called without a
+       * message), so a waiter costs no extra closure: a message past the
+       * cursor or a loss ends the wait the same way, with a read. An id at or
+       * below the cursor is one the reader has seen (a feed may deliver a
+       * message stored just before the subscription).
+       */
+      const wake = (message?: Message): void => {
+        if (message !== undefined && message.id <= cursor.after) return
         if (state === 'waiting') finish()
         else if (state === 'reading') state = 'woken'
-      })
+      }
+      const unsubscribe = deps.feed.subscribe(filter, wake, wake)
       read((first) => {
         if (E.isLeft(first) || first.right.messages.length > 0 || first.right.gap) {
           letGo()
@@ -104,7 +123,7 @@ export const readPage = (deps: ReadDeps) => (query: ListQuery, wait?: Wait): TE.
         }
         if (state === 'woken') return finish()
         state = 'waiting'
-        timer = setTimeout(finish, wait.ms)
+        cancelTimer = deps.timer.after(wait.ms, finish)
         // Settling after the answer finds the read done: nothing to remove.
         wait.released?.then(finish, finish)
       })

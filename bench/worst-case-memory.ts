@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { DEFAULTS } from '../adapters/config'
+import { DEFAULTS } from '../composition/config'
 import type { Answer, Question } from './servers/harness'
 import { buildServers, START_FLAGS } from './clients'
 

@@ -4,6 +4,7 @@ import type { ChannelName, Message, MessageDraft, MessageId, MessageText, Player
 /** Where a reader stands: the last id it has seen, and the store life (epoch) that id belongs to. */
 export type Cursor = { readonly after: MessageId; readonly epoch?: string }
 
+/** What the repository is asked for one page (a use case's request, `ListInput`, becomes one). */
 export type ListQuery = {
   readonly channel: ChannelName
   /** Only messages this player wrote, matched case-insensitively. */
@@ -51,7 +52,7 @@ export type StoreUnavailable = { readonly _tag: 'StoreUnavailable'; readonly det
 export type ChannelLimitReached = { readonly _tag: 'ChannelLimitReached'; readonly max: number }
 
 export type MessageRepository = {
-  /** Assigns ids that strictly increase and are never reused, not even after a clear. */
+  /** Assigns ids that strictly increase in the order messages are stored and are never reused, not even after a clear. */
   readonly append: (request: AppendRequest) => TE.TaskEither<StoreUnavailable | ChannelLimitReached, Conversation>
   readonly list: (query: ListQuery) => TE.TaskEither<StoreUnavailable, Page>
   readonly clear: (scope: ClearScope) => TE.TaskEither<StoreUnavailable, void>
@@ -64,8 +65,38 @@ export type FeedFilter = { readonly channel: ChannelName; readonly player?: stri
  * Tells listeners about each message as it is stored. Listeners for one
  * channel or player are not called for others, so thousands of waiting
  * readers cost nothing per unrelated message.
+ *
+ * The promise every feed makes, and every follower may rely on (the suite in
+ * `test/contracts/message-feed.contract.ts` checks it):
+ *
+ * - **Every message, once, in order.** While subscribed, a listener hears
+ *   every message stored for its filter (its channel; with `player`, only
+ *   that player's messages, the name matched case-insensitively) after
+ *   `subscribe` returned, each exactly once, in id order. It may also hear
+ *   some stored just before: a follower ignores an id at or below its cursor.
+ * - **Not necessarily at once.** Delivery may come after `append` resolves
+ *   (a feed over the network hears of a message after it is stored), so a
+ *   follower never assumes that the messages it appended have been heard.
+ * - **Loss is said, never hidden.** A feed that cannot keep that promise (a
+ *   networked feed whose connection dropped and came back; one whose
+ *   connection was not up yet when `subscribe` was called) calls `lost`, and
+ *   may deliver nothing in between. It calls it, at the latest, once delivery
+ *   has resumed: every message stored after `lost` is called is delivered
+ *   again, those stored before it may not have been. A follower then re-reads
+ *   the store from its own cursor. `lost` may be called more than once; a feed
+ *   that never loses anything (the memory store's) never calls it. A clear is
+ *   not a message and is announced to no one, but a feed over a store that
+ *   several processes share calls `lost` on a channel's listeners when another
+ *   process cleared it: readers that keep pages (`shareReads`) could not see
+ *   that change otherwise, and followers learn of the gap by re-reading.
+ * - **A listener cannot break the feed.** A listener that throws does not stop
+ *   the others from hearing the message and never fails the `append` that
+ *   stored it; it stays subscribed. (A listener that throws is a bug: each
+ *   adapter reports it in its own way.) After the function `subscribe`
+ *   returned has been called, neither `listener` nor `lost` is called again;
+ *   calling it twice is harmless.
  */
 export type MessageFeed = {
   /** Returns the function that removes the listener. */
-  readonly subscribe: (filter: FeedFilter, listener: (message: Message) => void) => () => void
+  readonly subscribe: (filter: FeedFilter, listener: (message: Message) => void, lost?: () => void) => () => void
 }

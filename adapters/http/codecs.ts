@@ -102,7 +102,7 @@ export const SendBody = t.exact(
 )
 export type SendBody = t.TypeOf<typeof SendBody>
 
-export const pageQueryCodec = (longPollMaxSeconds: number) =>
+export const listParamsCodec = (longPollMaxSeconds: number) =>
   t.exact(
     t.partial({
       channel: NonEmptyText,
@@ -113,7 +113,7 @@ export const pageQueryCodec = (longPollMaxSeconds: number) =>
       wait: secondsFromString(longPollMaxSeconds),
     }),
   )
-export type PageQuery = t.TypeOf<ReturnType<typeof pageQueryCodec>>
+export type ListParams = t.TypeOf<ReturnType<typeof listParamsCodec>>
 
 export const StreamQuery = t.exact(
   t.partial({ channel: NonEmptyText, player: NonEmptyText, after: MessageIdFromString, epoch: Epoch }),

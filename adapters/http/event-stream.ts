@@ -1,10 +1,10 @@
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as E from 'fp-ts/Either'
-import type Koa from 'koa'
 import type { FollowEvent, FollowInput, FollowOptions, Following, FollowError } from '../../application/follow-messages'
 import type { TaskEither } from 'fp-ts/TaskEither'
+import { pushCorsHeaders, type Cors } from './answers'
 import type { Refusal } from './problems'
-import { messageJson } from './wire'
+import type { Wire } from './wire'
 
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000
@@ -37,6 +37,9 @@ type Follow = (
 ) => TaskEither<FollowError, Following>
 
 export type EventStreamLimits = {
+  readonly cors: Cors
+  /** Writes each message's JSON (remembered for every stream it goes out on). */
+  readonly wire: Wire
   /** How often an idle stream gets a comment line. */
   readonly heartbeatMs?: number
   /** A stream whose connection moves no byte for this long is dropped; the heartbeat keeps a healthy one moving. */
@@ -49,11 +52,21 @@ export type EventStreamLimits = {
   readonly shutdown?: AbortSignal
 }
 
-const HEADERS = {
-  'Content-Type': 'text/event-stream; charset=utf-8',
-  'Cache-Control': 'no-cache, no-transform',
-  'X-Content-Type-Options': 'nosniff',
-  'X-Accel-Buffering': 'no',
+const HEADERS = [
+  'Content-Type',
+  'text/event-stream; charset=utf-8',
+  'Cache-Control',
+  'no-cache, no-transform',
+  'X-Content-Type-Options',
+  'nosniff',
+  'X-Accel-Buffering',
+  'no',
+] as const
+
+const headersFor = (cors: Cors, req: IncomingMessage): string[] => {
+  const headers: string[] = [...HEADERS]
+  pushCorsHeaders(headers, cors, req)
+  return headers
 }
 
 /** The address a stream is counted against: the peer of its connection. */
@@ -71,7 +84,7 @@ const addressOf = (res: ServerResponse): string => res.req.socket.remoteAddress 
  * the heartbeat keeps a healthy stream's socket active, while writes to a
  * reader that no longer reads stay queued and move nothing.
  */
-export const eventStreams = (limits: EventStreamLimits = {}) => {
+export const eventStreams = (limits: EventStreamLimits) => {
   const heartbeatMs = limits.heartbeatMs ?? HEARTBEAT_MS
   const maxOpen = limits.maxOpen ?? Number.POSITIVE_INFINITY
   const maxPerAddress = limits.maxPerAddress ?? Number.POSITIVE_INFINITY
@@ -174,11 +187,9 @@ export const eventStreams = (limits: EventStreamLimits = {}) => {
    * error; afterwards each message is an event whose id is the message id.
    * A HEAD request gets the stream's headers and nothing else.
    */
-  const serve = async (ctx: Koa.Context, follow: Follow, input: FollowInput, refuse: (error: Refusal) => void): Promise<void> => {
-    const res = ctx.res
-    if (ctx.method === 'HEAD') {
-      ctx.respond = false
-      res.writeHead(200, HEADERS)
+  const openStream = async (req: IncomingMessage, res: ServerResponse, follow: Follow, input: FollowInput, refuse: (error: Refusal) => void): Promise<void> => {
+    if (req.method === 'HEAD') {
+      res.writeHead(200, headersFor(limits.cors, req))
       return void res.end()
     }
     const refused = admit(res)
@@ -189,9 +200,8 @@ export const eventStreams = (limits: EventStreamLimits = {}) => {
     const start = () => {
       if (started) return
       started = true
-      ctx.respond = false
-      res.writeHead(200, HEADERS)
-      res.req.socket.setNoDelay(true)
+      res.writeHead(200, headersFor(limits.cors, req))
+      req.socket.setNoDelay(true)
       // A reader that stopped reading leaves our writes queued, and then nothing moves on its connection.
       if (limits.idleMs !== undefined) res.setTimeout(limits.idleMs, () => drop(res))
       track(res)
@@ -200,7 +210,7 @@ export const eventStreams = (limits: EventStreamLimits = {}) => {
     const deliver = (event: FollowEvent) => {
       start()
       if (event._tag === 'Gap') write(res, `event: gap\ndata: ${JSON.stringify({ gap: true, epoch: event.epoch })}\n\n`, live)
-      else write(res, `id: ${event.message.id}\ndata: ${messageJson(event.message)}\n\n`, live)
+      else write(res, `id: ${event.message.id}\ndata: ${limits.wire.messageJson(event.message)}\n\n`, live)
     }
     // The next backlog page is read once this one has mostly drained, or at once when the stream is gone.
     const pace = (): Promise<void> =>
@@ -229,5 +239,5 @@ export const eventStreams = (limits: EventStreamLimits = {}) => {
     write(res, `event: ready\ndata: ${JSON.stringify({ epoch: following.right.epoch, after: following.right.after })}\n\n`)
   }
 
-  return { serve, openCount: () => open.size, queuedBytes: () => queuedTotal }
+  return { open: openStream, openCount: () => open.size, queuedBytes: () => queuedTotal }
 }

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage } from 'node:http'
 import type { Readable, Transform } from 'node:stream'
+import type { Refusal } from './problems'
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 
 /*
@@ -22,12 +23,13 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 /** What is read and thrown away of a refused body before its connection is closed. */
 export const DISCARD_LIMIT_BYTES = 1024 * 1024
 
-export type BodyRefusal = { readonly status: 400 | 413 | 415; readonly error: string }
+export type BodyRefusal = Extract<Refusal, { _tag: 'InvalidRequest' | 'BodyTooLarge' | 'UnsupportedMediaType' }>
 
 /** The parsed JSON (undefined for an empty body), or why the body is refused. */
-export type BodyRead = { readonly ok: true; readonly value: unknown } | ({ readonly ok: false } & BodyRefusal)
+export type BodyRead = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly refusal: BodyRefusal }
 
-const refused = (status: BodyRefusal['status'], error: string): BodyRead => ({ ok: false, status, error })
+const invalid = (error: string): BodyRead => ({ ok: false, refusal: { _tag: 'InvalidRequest', error } })
+const unsupported = (error: string): BodyRead => ({ ok: false, refusal: { _tag: 'UnsupportedMediaType', error } })
 
 const decoderFor = (encoding: string): (() => Transform) | undefined => {
   switch (encoding) {
@@ -55,9 +57,9 @@ export const readJsonBody = (req: IncomingMessage, limit: number): Promise<BodyR
   const type = req.headers['content-type'] ?? ''
   if (ANY_CHARSET.test(type) && !UTF8_CHARSET.test(type)) {
     discardRest(req)
-    return Promise.resolve(refused(415, 'the request body must be JSON in UTF-8 (charset=utf-8 or none)'))
+    return Promise.resolve(unsupported('the request body must be JSON in UTF-8 (charset=utf-8 or none)'))
   }
-  const tooLarge = () => refused(413, `the request body is larger than ${Math.floor(limit / 1024)} KiB`)
+  const tooLarge = (): BodyRead => ({ ok: false, refusal: { _tag: 'BodyTooLarge', limit } })
 
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
   let decoder: Transform | undefined
@@ -65,7 +67,7 @@ export const readJsonBody = (req: IncomingMessage, limit: number): Promise<BodyR
     const makeDecoder = decoderFor(encoding)
     if (makeDecoder === undefined) {
       discardRest(req)
-      return Promise.resolve(refused(415, `the Content-Encoding ${JSON.stringify(encoding)} is not supported; send gzip, deflate, br or none`))
+      return Promise.resolve(unsupported(`the Content-Encoding ${JSON.stringify(encoding)} is not supported; send gzip, deflate, br or none`))
     }
     decoder = req.pipe(makeDecoder())
     // A decoder error after the answer is settled (bytes still arriving) must not crash the process.
@@ -106,20 +108,20 @@ export const readJsonBody = (req: IncomingMessage, limit: number): Promise<BodyR
     }
     const onEnd = () => {
       let bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)
-      if (!isUtf8(bytes)) return finish(refused(400, 'the request body is not valid UTF-8'))
+      if (!isUtf8(bytes)) return finish(invalid('the request body is not valid UTF-8'))
       if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
       const text = bytes.toString('utf8')
       if (text.trim() === '') return finish({ ok: true, value: undefined })
       try {
         finish({ ok: true, value: JSON.parse(text) as unknown })
       } catch {
-        finish(refused(400, 'the request body is not valid JSON'))
+        finish(invalid('the request body is not valid JSON'))
       }
     }
     const onError = (err: Error) => {
       // A body that does not decompress is the client's mistake; a broken connection (seen on req itself) is no one's to answer.
       if (decoder === undefined) return finish(err)
-      finish(refused(400, `the request body is not valid ${encoding} data`))
+      finish(invalid(`the request body is not valid ${encoding} data`))
       discardRest(req)
     }
     const onClose = () => {

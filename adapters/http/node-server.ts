@@ -1,12 +1,14 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { answerClientError } from './raw-response'
+import { problemOf, REASONS, refusalJson, type EdgeRefusal } from './problems'
 
 /*
  * What node:http decides on its own, before any request listener runs, made
- * to answer in JSON like everything else and bounded in time: requests that
- * expect something other than 100-continue, CONNECT, bytes that are not
- * HTTP, and clients that send their request too slowly or not at all.
+ * to answer in JSON like everything else and bounded in time: bytes that are
+ * not HTTP, requests that expect something other than 100-continue, a body
+ * announced as too large, CONNECT, and clients that send their request too
+ * slowly or not at all.
  */
 
 export type ServerTimeouts = {
@@ -31,7 +33,7 @@ export type ServerOptions = {
   readonly bodyLimit?: number
 }
 
-/** What `npm start` uses unless configured otherwise (see adapters/config.ts). */
+/** What `npm start` uses unless configured otherwise (see the configuration). */
 export const DEFAULT_TIMEOUTS: ServerTimeouts = { headersMs: 10_000, requestMs: 30_000, idleMs: 30_000, keepAliveMs: 65_000 }
 
 const DEFAULT_BODY_LIMIT = 64 * 1024
@@ -59,35 +61,70 @@ export const guardServer = (server: Server, options: ServerOptions = {}): void =
   server.requestTimeout = timeouts.requestMs
   server.timeout = timeouts.idleMs
   server.keepAliveTimeout = timeouts.keepAliveMs
-  server.on('clientError', answerClientError)
+
+  // The response each connection is answering now, so that bytes node cannot parse are never answered in the middle of it.
+  const answering = new WeakMap<Socket, ServerResponse>()
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => answering.set(req.socket, res))
+
+  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    const current = answering.get(socket as Socket)
+    // A reset connection, or one that can no longer be written to, has no one to answer; nor has one whose answer has begun.
+    if (err.code === 'ECONNRESET' || !socket.writable || (current !== undefined && current.headersSent && !current.writableFinished)) return void socket.destroy()
+    answerOnSocket(socket, { _tag: 'NotHttp', reason: reasonOf(err.code) })
+  })
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-    answerRaw(res, 417, `the Expect header ${JSON.stringify(req.headers.expect)} is not supported; only 100-continue is`)
+    answerBeforeListener(res, { _tag: 'ExpectationFailed', expect: String(req.headers.expect) })
   })
   // Asked before the body is sent: a body too large is refused without the client sending a byte of it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    if (Number(req.headers['content-length'] ?? 0) > bodyLimit)
-      return answerRaw(res, 413, `the request body is larger than ${Math.floor(bodyLimit / 1024)} KiB`)
+    if (Number(req.headers['content-length'] ?? 0) > bodyLimit) return answerBeforeListener(res, { _tag: 'BodyTooLarge', limit: bodyLimit })
     res.writeContinue()
     server.emit('request', req, res)
   })
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => socket.destroy())
-    const body = JSON.stringify({ success: false, error: 'CONNECT is not supported: this is not a proxy' })
-    socket.end(
-      `HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, OPTIONS\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
-    )
+    answerOnSocket(socket, { _tag: 'NotAProxy' })
   })
 }
 
-/** A refusal written before any listener saw the request; the connection closes after it, as the body was never read. */
-const answerRaw = (res: ServerResponse, status: number, error: string): void => {
-  const body = JSON.stringify({ success: false, error })
+const reasonOf = (code: string | undefined): Extract<EdgeRefusal, { _tag: 'NotHttp' }>['reason'] => {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 'headers-too-large'
+    case 'ERR_HTTP_HEADERS_TIMEOUT':
+      return 'headers-timeout'
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 'request-timeout'
+    case 'HPE_INVALID_EOF_STATE':
+      return 'cut-short'
+    default:
+      return 'malformed'
+  }
+}
+
+/** A refusal written on the bare socket: there is no request or response object, and the connection closes after it. */
+const answerOnSocket = (socket: Duplex, refusal: EdgeRefusal): void => {
+  const problem = problemOf(refusal)
+  const body = refusalJson(problem)
+  let head = `HTTP/1.1 ${problem.status} ${REASONS[problem.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\n`
+  const extra = problem.headers ?? []
+  for (let i = 0; i + 1 < extra.length; i += 2) head += `${extra[i]}: ${extra[i + 1]}\r\n`
+  socket.end(`${head}Connection: close\r\n\r\n${body}`)
+}
+
+/** A refusal written before the listener saw the request; the connection closes after it, as the body was never read. */
+const answerBeforeListener = (res: ServerResponse, refusal: EdgeRefusal): void => {
+  const problem = problemOf(refusal)
+  const body = refusalJson(problem)
   res.shouldKeepAlive = false
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'X-Content-Type-Options': 'nosniff',
-  })
+  res.writeHead(problem.status, [
+    'Content-Type',
+    'application/json; charset=utf-8',
+    'Content-Length',
+    String(Buffer.byteLength(body)),
+    'X-Content-Type-Options',
+    'nosniff',
+    ...(problem.headers ?? []),
+  ])
   res.end(body)
 }

@@ -1,3 +1,4 @@
+import { absurd } from 'fp-ts/function'
 import { SERVER_NAME, type InvalidField } from '../../domain/message'
 import type { ChannelLimitReached, StoreUnavailable } from '../../domain/message-repository'
 import type { IdempotencyError } from '../../application/send-idempotently'
@@ -5,57 +6,81 @@ import type { IdempotencyError } from '../../application/send-idempotently'
 /** Every error a use case can return. */
 export type UseCaseError = InvalidField | StoreUnavailable | ChannelLimitReached | IdempotencyError
 
-/** Refusals of the HTTP edge itself, for limits that protect the process rather than rules of the domain. */
+/** Refusals of the HTTP edge itself: requests no use case is asked about, and limits that protect the process. */
 export type EdgeRefusal =
+  /** A query, header, path or body that does not decode; `error` names what is wrong. */
+  | { readonly _tag: 'InvalidRequest'; readonly error: string }
+  | { readonly _tag: 'MissingHost' }
+  | { readonly _tag: 'NotFound'; readonly method: string; readonly path: string }
+  | { readonly _tag: 'MethodNotAllowed'; readonly method: string; readonly path: string; readonly allow: ReadonlyArray<string> }
+  | { readonly _tag: 'OriginNotAllowed'; readonly origin: string }
+  | { readonly _tag: 'UnsupportedMediaType'; readonly error: string }
+  | { readonly _tag: 'BodyTooLarge'; readonly limit: number }
+  | { readonly _tag: 'ExpectationFailed'; readonly expect: string }
+  | { readonly _tag: 'NotHttp'; readonly reason: 'malformed' | 'headers-too-large' | 'headers-timeout' | 'request-timeout' | 'cut-short' }
+  | { readonly _tag: 'NotAProxy' }
   | { readonly _tag: 'ShuttingDown' }
   | { readonly _tag: 'TooManyLongPolls'; readonly max: number }
   | { readonly _tag: 'TooManyStreams'; readonly max: number }
   | { readonly _tag: 'TooManyStreamsFromAddress'; readonly max: number }
+  /** Something thrown: a bug or a broken adapter. The details go to the log, never to the client. */
+  | { readonly _tag: 'Internal' }
 
 export type Refusal = UseCaseError | EdgeRefusal
 
-export type Problem = { readonly status: number; readonly error: string; readonly retryAfterSeconds?: number }
+export type Problem = {
+  readonly status: number
+  readonly error: string
+  /** Headers the answer carries besides the JSON ones, as a flat list of names and values. */
+  readonly headers?: ReadonlyArray<string>
+  /** Whether the operator must hear of it: the store failing, a bug. A client's mistake, a limit or a shutdown is not. */
+  readonly logged?: boolean
+}
+
+const retryAfter = (seconds: number): ReadonlyArray<string> => ['Retry-After', String(seconds)]
+
+export const INTERNAL_ERROR = 'internal server error; the details are in the server log'
 
 /**
- * The one place that turns an error into a status and a text. The switch is
- * exhaustive: a new error tag does not compile until it is given an answer.
+ * The one place that turns a refusal into a status, its headers and a text.
+ * The switch is exhaustive: a new tag does not compile until it has an answer.
  */
-export const problemOf = (error: Refusal): Problem => {
-  switch (error._tag) {
+export const problemOf = (refusal: Refusal): Problem => {
+  switch (refusal._tag) {
     case 'Blank':
-      return { status: 400, error: `${error.field} must not be blank` }
+      return { status: 400, error: `${refusal.field} must not be blank` }
     case 'TooLong':
-      return { status: 400, error: `${error.field} is longer than ${error.max} characters` }
+      return { status: 400, error: `${refusal.field} is longer than ${refusal.max} characters` }
     case 'ControlCharacters':
       return {
         status: 400,
         error:
-          error.field === 'message'
+          refusal.field === 'message'
             ? 'message must not contain control characters other than tab, line feed and carriage return'
-            : `${error.field} must not contain control characters`,
+            : `${refusal.field} must not contain control characters`,
       }
     case 'BadCharacters':
-      return { status: 400, error: `${error.field} may only contain ${error.allowed}` }
+      return { status: 400, error: `${refusal.field} may only contain ${refusal.allowed}` }
     case 'Reserved':
       return {
         status: 400,
-        error: `${error.field} ${error.value} is reserved: it reads as ${SERVER_NAME}, the name of the server's automatic replies (look-alike letters, accents and case included)`,
+        error: `${refusal.field} ${refusal.value} is reserved: it reads as ${SERVER_NAME}, the name of the server's automatic replies (look-alike letters, accents and case included)`,
       }
     case 'InvisibleCharacters':
       return {
         status: 400,
-        error: `${error.field} must not contain invisible or formatting characters such as zero-width spaces, direction overrides, variation selectors or blank fillers`,
+        error: `${refusal.field} must not contain invisible or formatting characters such as zero-width spaces, direction overrides, variation selectors or blank fillers`,
       }
     case 'UnassignedCharacters':
-      return { status: 400, error: `${error.field} must not contain private-use or unassigned Unicode characters` }
+      return { status: 400, error: `${refusal.field} must not contain private-use or unassigned Unicode characters` }
     case 'TooManyCombiningMarks':
-      return { status: 400, error: `${error.field} must not stack more than ${error.max} combining marks (accents) on one character` }
+      return { status: 400, error: `${refusal.field} must not stack more than ${refusal.max} combining marks (accents) on one character` }
     case 'MalformedText':
-      return { status: 400, error: `${error.field} is not well-formed Unicode text (it contains a lone surrogate)` }
+      return { status: 400, error: `${refusal.field} is not well-formed Unicode text (it contains a lone surrogate)` }
     case 'ChannelLimitReached':
       return {
         status: 409,
-        error: `channel: the server already holds messages in ${error.max} channels, the most it allows; use an existing channel or clear one`,
+        error: `channel: the server already holds messages in ${refusal.max} channels, the most it allows; use an existing channel or clear one`,
       }
     case 'IdempotencyKeyReused':
       return { status: 422, error: 'Idempotency-Key was already used for a different request; use a new key for a new message' }
@@ -63,35 +88,76 @@ export const problemOf = (error: Refusal): Problem => {
       return {
         status: 409,
         error: 'Idempotency-Key: the first request with this key is still being processed; retry shortly',
-        retryAfterSeconds: 1,
+        headers: retryAfter(1),
       }
     case 'StoreUnavailable':
-      return { status: 503, error: 'the message store is unavailable; try again shortly', retryAfterSeconds: 5 }
+      return { status: 503, error: 'the message store is unavailable; try again shortly', headers: retryAfter(5), logged: true }
+    case 'InvalidRequest':
+      return { status: 400, error: refusal.error }
+    case 'MissingHost':
+      return { status: 400, error: 'the Host header is required in HTTP/1.1' }
+    case 'NotFound':
+      return { status: 404, error: `there is no ${refusal.method} ${refusal.path}; GET /api lists the endpoints` }
+    case 'MethodNotAllowed':
+      return {
+        status: 405,
+        error: `${refusal.method} is not allowed on ${refusal.path}; use ${refusal.allow.join(', ')}`,
+        headers: ['Allow', refusal.allow.join(', ')],
+      }
+    case 'OriginNotAllowed':
+      return { status: 403, error: `the origin ${JSON.stringify(refusal.origin)} may not call this API from a browser (CORS_ORIGINS)` }
+    case 'UnsupportedMediaType':
+      return { status: 415, error: refusal.error }
+    case 'BodyTooLarge':
+      return { status: 413, error: `the request body is larger than ${Math.floor(refusal.limit / 1024)} KiB` }
+    case 'ExpectationFailed':
+      return { status: 417, error: `the Expect header ${JSON.stringify(refusal.expect)} is not supported; only 100-continue is` }
+    case 'NotHttp':
+      switch (refusal.reason) {
+        case 'headers-too-large':
+          return { status: 431, error: 'the request headers are larger than the server accepts' }
+        case 'headers-timeout':
+          return { status: 408, error: 'the request headers were not received in time' }
+        case 'request-timeout':
+          return { status: 408, error: 'the request was not received in time' }
+        case 'cut-short':
+          return { status: 400, error: 'the connection ended before the request was complete' }
+        case 'malformed':
+          return { status: 400, error: 'the request is not valid HTTP/1.1' }
+        default:
+          return absurd(refusal.reason)
+      }
+    case 'NotAProxy':
+      return { status: 405, error: 'CONNECT is not supported: this is not a proxy', headers: ['Allow', 'GET, HEAD, POST, OPTIONS'] }
     case 'ShuttingDown':
-      return { status: 503, error: 'the server is shutting down; retry, and another instance or the restarted one will answer', retryAfterSeconds: 1 }
+      return { status: 503, error: 'the server is shutting down; retry, and another instance or the restarted one will answer', headers: retryAfter(1) }
     case 'TooManyLongPolls':
       return {
         status: 503,
-        error: `the server holds ${error.max} long polls, the most it allows (MAX_LONG_POLLS); retry shortly`,
-        retryAfterSeconds: 1,
+        error: `the server holds ${refusal.max} long polls, the most it allows (MAX_LONG_POLLS); retry shortly`,
+        headers: retryAfter(1),
       }
     case 'TooManyStreams':
       return {
         status: 503,
-        error: `the server has ${error.max} event streams open, the most it allows (MAX_STREAMS); retry later or long-poll /api/messages`,
-        retryAfterSeconds: 5,
+        error: `the server has ${refusal.max} event streams open, the most it allows (MAX_STREAMS); retry later or long-poll /api/messages`,
+        headers: retryAfter(5),
       }
     case 'TooManyStreamsFromAddress':
       return {
         status: 429,
-        error: `your address has ${error.max} event streams open, the most one address may (MAX_STREAMS_PER_ADDRESS); close one first`,
-        retryAfterSeconds: 5,
+        error: `your address has ${refusal.max} event streams open, the most one address may (MAX_STREAMS_PER_ADDRESS); close one first`,
+        headers: retryAfter(5),
       }
+    case 'Internal':
+      return { status: 500, error: INTERNAL_ERROR, logged: true }
     default:
-      return absurd(error)
+      return absurd(refusal)
   }
 }
 
-const absurd = (value: never): never => {
-  throw new Error(`unhandled error ${JSON.stringify(value)}`)
-}
+/** The reason phrase of a status we answer on a bare socket, where node does not write one for us. */
+export const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Payload Too Large', 417: 'Expectation Failed', 431: 'Request Header Fields Too Large' }
+
+/** The JSON body of a refusal. */
+export const refusalJson = (problem: Problem): string => JSON.stringify({ success: false, error: problem.error })

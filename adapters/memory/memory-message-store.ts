@@ -24,6 +24,12 @@ export type MemoryStoreOptions = {
   readonly maxChannels: number
   /** Names this store's life; a random one by default, so that a restart starts a new epoch. */
   readonly epoch?: string
+  /**
+   * Told of a feed listener that threw (a bug in the listener: see
+   * `MessageFeed`); the other listeners still hear the message and the append
+   * succeeds. `console.error` by default. Must not throw.
+   */
+  readonly onListenerError?: (error: unknown) => void
 }
 
 /*
@@ -60,6 +66,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
   let lastSentAt = 0
   let droppedChannelsRemovedThrough: MessageId = 0
   let listening = 0
+  const onListenerError = options.onListenerError ?? reportListenerError
 
   const newChannel = (): ChannelLog => ({
     ring: new Ring(options.maxMessages),
@@ -112,18 +119,32 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
     player.messages.push(message)
   }
 
-  const notify = (message: Message): void => {
+  /*
+   * The feed. Every stored message is told synchronously, before its append
+   * resolves, so this feed never loses one and never calls `lost`. (A listener
+   * cannot append while it hears: an append runs as a task of its own, after
+   * the listeners of the one before have all been told.)
+   */
+  const tell = (message: Message): void => {
     const forChannel = listeners.get(message.channel)
     if (forChannel === undefined) return
-    for (const listener of forChannel.all) listener(message)
+    for (const listener of forChannel.all) hear(listener, message)
     const forPlayer = forChannel.byPlayer.get(playerKey(message.playerName))
-    if (forPlayer !== undefined) for (const listener of forPlayer) listener(message)
+    if (forPlayer !== undefined) for (const listener of forPlayer) hear(listener, message)
+  }
+
+  // A listener that throws stays subscribed, and neither the others nor the append notice.
+  const hear = (listener: Listener, message: Message): void => {
+    try {
+      listener(message)
+    } catch (error) {
+      onListenerError(error)
+    }
   }
 
   const appendNow = (request: AppendRequest): E.Either<ChannelLimitReached, Conversation> => {
     const log = openChannel(request.draft.channel)
     if (log === undefined) return E.left({ _tag: 'ChannelLimitReached', max: options.maxChannels })
-    lastRead = undefined
     // Timestamps follow id order even if the clock steps back, so `since` can be found by binary search.
     lastSentAt = Math.max(lastSentAt, request.draft.sentAt)
     const draft = request.draft
@@ -154,8 +175,8 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
       }
       store(log, reply)
     }
-    notify(message)
-    if (reply !== undefined) notify(reply)
+    tell(message)
+    if (reply !== undefined) tell(reply)
     return E.right(reply === undefined ? { message } : { message, reply })
   }
 
@@ -167,22 +188,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
 
   const EMPTY: Sequence = { length: 0, at: () => { throw new RangeError('empty sequence') } }
 
-  /*
-   * The last page read, until the next change. Readers that follow a channel
-   * converge on the same cursor, so the readers a message wakes (thousands of
-   * held polls) mostly ask the same question at once: one page answers all.
-   */
-  let lastRead: { readonly query: ListQuery; readonly page: Page } | undefined
-
-  const listNow = (query: ListQuery): Page => {
-    if (lastRead !== undefined && sameQuery(lastRead.query, query)) return lastRead.page
-    // Frozen, as every reader of this query shares it until the next change.
-    const page = Object.freeze(readNow(query))
-    Object.freeze(page.messages)
-    lastRead = { query, page }
-    return page
-  }
-
+  // Each read is made afresh: sharing one page among the readers who ask the same at once is `shareReads`'s work (application/shared-reads.ts).
   const readNow = (query: ListQuery): Page => {
     const log = channels.get(query.channel)
     const seq: Sequence =
@@ -209,7 +215,6 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
   }
 
   const clearNow = (scope: ClearScope): void => {
-    lastRead = undefined
     if (scope._tag === 'All') {
       // Everything up to the newest id is gone, in every channel.
       droppedChannelsRemovedThrough = lastId
@@ -230,6 +235,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
       .map(([channel, log]) => ({ channel, count: log.ring.length, newestId: log.ring.newest()?.id }))
       .sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0))
 
+  // The third argument, `lost`, is never called: this feed loses nothing.
   const subscribe = (filter: FeedFilter, listener: Listener): (() => void) => {
     let forChannel = listeners.get(filter.channel)
     if (forChannel === undefined) {
@@ -260,7 +266,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
 
   return {
     append: (request) => TE.fromIOEither(() => appendNow(request)),
-    list: (query) => TE.fromIO(() => listNow(query)),
+    list: (query) => TE.fromIO(() => readNow(query)),
     clear: (scope) => TE.fromIO(() => clearNow(scope)),
     channels: () => TE.fromIO(summaries),
     subscribe,
@@ -268,13 +274,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
   }
 }
 
-/** Whether two reads ask for the same page: the same channel, player (in any case), cursor, since and limit. */
-const sameQuery = (a: ListQuery, b: ListQuery): boolean =>
-  a.channel === b.channel &&
-  a.limit === b.limit &&
-  a.since === b.since &&
-  (a.player === b.player || (a.player !== undefined && b.player !== undefined && playerKey(a.player) === playerKey(b.player))) &&
-  (a.cursor === b.cursor || (a.cursor !== undefined && b.cursor !== undefined && a.cursor.after === b.cursor.after && a.cursor.epoch === b.cursor.epoch))
+const reportListenerError = (error: unknown): void => console.error('a message feed listener threw', error)
 
 const slice = (seq: Sequence, start: number, end: number): Message[] => {
   const out = new Array<Message>(Math.max(0, end - start))

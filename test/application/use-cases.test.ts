@@ -7,13 +7,15 @@ import { listMessages } from '../../application/list-messages'
 import { sendMessage } from '../../application/send-message'
 import { autoReplyFromTemplate } from '../../domain/auto-reply'
 import { run } from '../contracts/message-repository.contract'
+import { fakeTimer, type FakeTimer } from '../support/fake-timer'
 import { until } from '../support/until'
 
 describe('use cases on the in-memory store', () => {
   let store: MemoryMessageStore
   let now: number
+  let timer: FakeTimer
   const build = (template = 'Hello {player}!') => {
-    const deps = { messages: store, feed: store }
+    const deps = { messages: store, feed: store, timer }
     return {
       send: sendMessage({ messages: store, clock: { now: () => now }, autoReply: autoReplyFromTemplate(template), maxMessageLength: 20 }),
       list: listMessages(deps),
@@ -24,6 +26,7 @@ describe('use cases on the in-memory store', () => {
   beforeEach(() => {
     store = createMemoryMessageStore({ maxMessages: 100, maxChannels: 3 })
     now = Date.UTC(2025, 10, 22, 10)
+    timer = fakeTimer()
   })
 
   it('sends a message with its reply, stamped by the clock', async () => {
@@ -114,11 +117,18 @@ describe('use cases on the in-memory store', () => {
 
   it('answers an expired long poll empty, with a cursor to continue from', async () => {
     const { list } = build('')
-    const started = Date.now()
-    const page = await run(list({ cursor: { after: 0 }, wait: { ms: 50 } }))
-    expect(Date.now() - started).to.be.at.least(45)
+    let answered = false
+    const waiting = run(list({ cursor: { after: 0 }, wait: { ms: 25_000 } })).finally(() => (answered = true))
+    await until(() => timer.pending().length === 1)
+    expect(timer.pending()[0]?.ms).to.equal(25_000)
+    timer.advance(24_999)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(answered).to.equal(false)
+    timer.advance(1)
+    const page = await waiting
     expect(page.messages).to.deep.equal([])
     expect(page.nextAfter).to.equal(0)
+    expect(store.listenerCount()).to.equal(0)
   })
 
   it('clears one channel or everything', async () => {

@@ -4,9 +4,11 @@ import { dirname, join, relative, resolve } from 'node:path'
 
 /*
  * The dependency rule, checked rather than hoped for: the domain imports
- * nothing of ours but itself (fp-ts and confusables at most), the application imports the
- * domain, and only adapters reach Koa, Node's network modules or other
- * packages.
+ * nothing of ours but itself (fp-ts and confusables at most), the application
+ * imports the domain, only adapters reach Koa, Node's network modules or
+ * other packages, no adapter imports another (they meet in the composition
+ * root), and nothing but the composition root, main.ts and index.ts knows
+ * every adapter.
  */
 
 const ROOT = resolve(__dirname, '..', '..')
@@ -21,12 +23,21 @@ const IMPORT = /(?:^|[\n;])\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|
 const importsOf = (file: string): string[] =>
   [...readFileSync(join(ROOT, file), 'utf8').matchAll(IMPORT)].map((m) => (m[1] ?? m[2] ?? m[3]) as string)
 
-/** The top-level folder an import lands in, or the package it names. */
+/** The top-level folder an import lands in (an adapter's own folder for adapters: `adapters/http`), or the package it names. */
 const target = (file: string, specifier: string): { layer: string } | { pkg: string } => {
   if (!specifier.startsWith('.')) return { pkg: specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]! }
-  const landed = relative(ROOT, resolve(ROOT, dirname(file), specifier))
-  return { layer: landed.split(/[\\/]/)[0]! }
+  return { layer: layerOf(relative(ROOT, resolve(ROOT, dirname(file), specifier))) }
 }
+
+const layerOf = (path: string): string => {
+  const [top, second] = path.split(/[\\/]/)
+  return top === 'adapters' && second !== undefined ? `adapters/${second.replace(/\.ts$/, '')}` : (top ?? '')
+}
+
+const adapters = (): string[] =>
+  readdirSync(join(ROOT, 'adapters'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => `adapters/${entry.name}`)
 
 const violations = (layer: string, allowedLayers: string[], allowedPackages: (pkg: string) => boolean): string[] =>
   sourceFiles(layer).flatMap((file) =>
@@ -51,6 +62,23 @@ describe('architecture: the dependency rule', () => {
 
   it('application imports only the domain, itself and fp-ts', () => {
     expect(violations('application', ['domain', 'application'], (pkg) => pkg === 'fp-ts')).to.deep.equal([])
+  })
+
+  it('no adapter imports another: they meet in the composition root', () => {
+    expect(adapters()).to.include.members(['adapters/http', 'adapters/memory', 'adapters/system'])
+    const crossings = adapters().flatMap((adapter) => violations(adapter, ['domain', 'application', adapter], () => true))
+    expect(crossings).to.deep.equal([])
+  })
+
+  it('finds an adapter importing another, as the rule means it', () => {
+    expect(target('adapters/http/app.ts', '../memory/memory-message-store')).to.deep.equal({ layer: 'adapters/memory' })
+    expect(target('adapters/http/app.ts', './answers')).to.deep.equal({ layer: 'adapters/http' })
+    expect(target('composition/start-server.ts', '../adapters/system/timer')).to.deep.equal({ layer: 'adapters/system' })
+  })
+
+  it('the composition root imports the layers and adapters, never the tests', () => {
+    const known = ['domain', 'application', 'composition', ...adapters()]
+    expect(violations('composition', known, () => true)).to.deep.equal([])
   })
 
   it('only adapters import Koa, node:http or other infrastructure', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import * as E from 'fp-ts/Either'
-import { DEFAULTS, readConfig, type Config } from '../../adapters/config'
+import { DEFAULTS, readConfig, type Config } from '../../composition/config'
 
 /*
  * The environment is decoded once at start-up; every bad value is refused

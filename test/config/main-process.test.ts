@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { DEFAULTS } from '../../adapters/config'
+import { DEFAULTS } from '../../composition/config'
 import { parseRawAnswer, rawSocket } from '../http/raw'
 
 /*

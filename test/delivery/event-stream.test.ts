@@ -82,9 +82,9 @@ describe('delivery: the Server-Sent Events stream', () => {
   it('lets go of everything when the client disconnects', async () => {
     const streams = await Promise.all(Array.from({ length: 20 }, () => openEventStream(`${server.url}/api/stream?after=0`)))
     await Promise.all(streams.map((s) => s.nextOf('ready')))
-    expect(server.store.listenerCount()).to.equal(20)
+    expect(server.holding()).to.equal(20)
     await Promise.all(streams.map((s) => s.close()))
-    await until(() => server.store.listenerCount() === 0)
+    await until(() => server.holding() === 0)
   })
 
   it('refuses bad parameters with a JSON error before streaming', async () => {

@@ -33,7 +33,7 @@ for (const via of ['listener', 'koa'] as const) {
         }
         return seen
       })
-      await until(() => server.store.listenerCount() >= 1)
+      await until(() => server.holding() >= 1)
       const senders = Array.from({ length: 20 }, async (_, s) => {
         for (let i = 0; i < perSender; i++) {
           const response = await postJson(`${server.url}/api/send`, { player_name: `Sender${s}`, message: `m${i}` })
@@ -77,7 +77,7 @@ for (const via of ['listener', 'koa'] as const) {
     it('answers a waiting long poll promptly after a matching send', async () => {
       server = await startTestServer({ via })
       const waiting = getJson(`${server.url}/api/messages?after=0&wait=20`)
-      await until(() => server.store.listenerCount() === 1)
+      await until(() => server.holding() === 1)
       const sentAt = performance.now()
       await postJson(`${server.url}/api/send`, { player_name: 'Bob', message: 'wake up' })
       const { body } = await waiting
@@ -95,17 +95,17 @@ for (const via of ['listener', 'koa'] as const) {
       expect(elapsed).to.be.within(950, 2500)
       expect(body.messages).to.deep.equal([])
       expect(body.next_after).to.equal(2)
-      expect(server.store.listenerCount()).to.equal(0)
+      expect(server.holding()).to.equal(0)
     })
 
     it('releases a waiter as soon as its client disconnects', async () => {
       server = await startTestServer({ via })
       const controllers = Array.from({ length: 50 }, () => new AbortController())
       const requests = controllers.map((c) => fetch(`${server.url}/api/messages?after=0&wait=25`, { signal: c.signal }).catch(() => 'aborted'))
-      await until(() => server.store.listenerCount() === 50)
+      await until(() => server.holding() === 50)
       for (const c of controllers) c.abort()
       expect(await Promise.all(requests)).to.deep.equal(controllers.map(() => 'aborted'))
-      await until(() => server.store.listenerCount() === 0)
+      await until(() => server.holding() === 0)
     })
 
     it('refuses a wait over the maximum, negative, non-numeric or without a cursor', async () => {
@@ -164,7 +164,7 @@ for (const via of ['listener', 'koa'] as const) {
       server = await startTestServer({ via, autoReplyTemplate: '' })
       const name = 'A/B Ünï'
       const waiting = getJson(`${server.url}/api/messages/${encodeURIComponent(name.toUpperCase())}?after=0&wait=20`)
-      await until(() => server.store.listenerCount() === 1)
+      await until(() => server.holding() === 1)
       await postJson(`${server.url}/api/send`, { player_name: 'Someone', message: 'not for you' })
       await postJson(`${server.url}/api/send`, { player_name: name, message: 'for you' })
       const { status, body } = await waiting
@@ -180,7 +180,7 @@ for (const via of ['listener', 'koa'] as const) {
         expect(status, name).to.equal(400)
         expect(body.error, name).to.match(/player_name/)
       }
-      expect(server.store.listenerCount()).to.equal(0)
+      expect(server.holding()).to.equal(0)
     })
   })
 }

@@ -1,8 +1,8 @@
 import { connect, type AddressInfo } from 'node:net'
 import { expect } from 'chai'
 import * as E from 'fp-ts/Either'
-import { readConfig } from '../../adapters/config'
-import { startServer } from '../../adapters/http/server'
+import { readConfig } from '../../composition/config'
+import { startServer } from '../../composition/start-server'
 import { DEFAULT_CHANNEL } from '../../domain/message'
 import { parseRawAnswer } from '../http/raw'
 import { openEventStream } from '../support/sse'
@@ -12,12 +12,12 @@ describe('delivery: a clean shutdown', () => {
   it('answers held long polls, ends streams and closes promptly', async () => {
     const config = readConfig({ PORT: '0', HOST: '127.0.0.1' })
     if (E.isLeft(config)) throw new Error(config.left.join())
-    const running = await startServer(config.right, { error: () => undefined })
+    const running = await startServer(config.right, { log: { error: () => undefined } })
     const url = `http://127.0.0.1:${(running.server.address() as AddressInfo).port}`
     const stream = await openEventStream(`${url}/api/stream?after=0`)
     await stream.nextOf('ready')
     const held = fetch(`${url}/api/messages?after=0&wait=25`)
-    await until(() => running.store.listenerCount() === 2)
+    await until(() => running.http.heldPolls() + running.http.openStreams() === 2)
     const started = performance.now()
     await running.close()
     const answer = await held
@@ -32,7 +32,7 @@ describe('delivery: a clean shutdown', () => {
   it('finishes a send under way, closing its connection, and stores it', async () => {
     const config = readConfig({ PORT: '0', HOST: '127.0.0.1' })
     if (E.isLeft(config)) throw new Error(config.left.join())
-    const running = await startServer(config.right, { error: () => undefined })
+    const running = await startServer(config.right, { log: { error: () => undefined } })
     const body = JSON.stringify({ player_name: 'Bob', message: 'sent as the server stops' })
     let arrived = false
     running.server.once('request', () => (arrived = true))
@@ -53,7 +53,7 @@ describe('delivery: a clean shutdown', () => {
     expect(answer.status, answer.body).to.equal(200)
     expect(answer.head.toLowerCase()).to.include('connection: close')
     expect(JSON.parse(answer.body)).to.deep.include({ success: true })
-    const stored = await running.store.list({ channel: DEFAULT_CHANNEL, limit: 10 })()
+    const stored = await running.ports.messages.list({ channel: DEFAULT_CHANNEL, limit: 10 })()
     expect(E.isRight(stored) && stored.right.messages.map((m) => m.text)).to.deep.equal(['sent as the server stops', 'Hello Bob!'])
   })
 })

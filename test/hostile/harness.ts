@@ -5,7 +5,7 @@ import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:ht
 import { randomUUID } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { DEFAULTS } from '../../adapters/config'
+import { DEFAULTS } from '../../composition/config'
 
 /*
  * The harness of the hostile-client suite: the real server as a child
@@ -738,11 +738,16 @@ export const PROFILES = {
   /**
    * Long messages (to build a backlog of many MB) without automatic replies,
    * stream caps high enough for a hundred streams from one address, the
-   * default long-poll cap (10,000).
+   * default long-poll cap (6,000).
    */
   main: { AUTO_REPLY: '', MAX_MESSAGE_LENGTH: '60000', MAX_STREAMS: '2000', MAX_STREAMS_PER_ADDRESS: '400' },
   /** As `main`, but a stream that stops reading can only be dropped by the 256 KiB rule within the test: the idle timeout is 30 s. */
   patient: { AUTO_REPLY: '', MAX_MESSAGE_LENGTH: '60000', IDLE_TIMEOUT_SECONDS: '30' },
+  /**
+   * For the flood of thousands of long polls: the default header and request timeouts, so that a
+   * loaded machine parsing thousands of requests at once is not mistaken for slow clients.
+   */
+  flood: { AUTO_REPLY: '', HEADERS_TIMEOUT_SECONDS: '10', REQUEST_TIMEOUT_SECONDS: '30', IDLE_TIMEOUT_SECONDS: '30' },
   /** Small caps, to reach them: 3 streams per address, 6 in all, 200 held long polls; the default message length and body limit. */
   capped: { AUTO_REPLY: '', MAX_STREAMS: '6', MAX_STREAMS_PER_ADDRESS: '3', MAX_LONG_POLLS: '200' },
 } as const satisfies Record<string, Record<string, string>>

@@ -71,7 +71,7 @@ const expectNoAnswerYet = (conns: ReadonlyArray<RawConn>, what: string): void =>
 
 describe('hostile: a flood of long polls from one address', function () {
   this.timeout(90_000)
-  const shared = useServer('main')
+  const shared = useServer('flood')
 
   it(`${WANTED} long polls from one address are all held, and one message answers them all`, async () => {
     const server = shared.server()

@@ -182,7 +182,7 @@ describe('HTTP API: CORS', () => {
             const after = (immediate.json as { next_after: number }).next_after
             const held = req({ path: `/api/messages?after=${after}&wait=20`, headers })
             const heldForPlayer = req({ path: `/api/messages/Bob?after=${after}&wait=20`, headers })
-            await until(() => t.store.listenerCount() === 2)
+            await until(() => t.holding() === 2)
             expect((await sendFrom(GAME)).status).to.equal(200)
             const woken = await held
             const wokenForPlayer = await heldForPlayer

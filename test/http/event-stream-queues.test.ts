@@ -1,10 +1,10 @@
 import { expect } from 'chai'
 import { EventEmitter, once } from 'node:events'
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as E from 'fp-ts/Either'
-import type Koa from 'koa'
 import type { FollowEvent } from '../../application/follow-messages'
 import { eventStreams, MAX_QUEUED_BYTES } from '../../adapters/http/event-stream'
+import { createWire } from '../../adapters/http/wire'
 import type { ChannelName, Message, MessageText, PlayerName } from '../../domain/message'
 
 /*
@@ -19,7 +19,7 @@ class QueueingResponse extends EventEmitter {
   writable = true
   destroyed = false
   statusCode = 0
-  readonly req = { socket: { remoteAddress: '127.0.0.1', setNoDelay: () => undefined } }
+  readonly req = { method: 'GET', headers: {}, socket: { remoteAddress: '127.0.0.1', setNoDelay: () => undefined } }
   writeHead(status: number): this {
     this.statusCode = status
     return this
@@ -48,6 +48,8 @@ class QueueingResponse extends EventEmitter {
   }
 }
 
+const OPEN = { origins: '*' } as const
+
 const message = (id: number, text: string): Message => ({
   id,
   channel: 'global' as ChannelName,
@@ -60,9 +62,9 @@ const message = (id: number, text: string): Message => ({
 /** Opens a live stream on a stand-in response and hands back the function the feed would call. */
 const openStream = async (streams: ReturnType<typeof eventStreams>, res: QueueingResponse): Promise<(event: FollowEvent) => void> => {
   let deliver: ((event: FollowEvent) => void) | undefined
-  const ctx = { method: 'GET', res: res as unknown as ServerResponse, respond: true } as unknown as Koa.Context
-  await streams.serve(
-    ctx,
+  await streams.open(
+    res.req as unknown as IncomingMessage,
+    res as unknown as ServerResponse,
     (_input, d) => {
       deliver = d
       return async () => E.right({ epoch: 'e', after: 0 })
@@ -76,7 +78,7 @@ const openStream = async (streams: ReturnType<typeof eventStreams>, res: Queuein
 
 describe('event streams: what readers may have queued', () => {
   it('drops a live reader once more than MAX_QUEUED_BYTES is queued for it, and writes nothing to it afterwards', async () => {
-    const streams = eventStreams()
+    const streams = eventStreams({ cors: OPEN, wire: createWire() })
     const res = new QueueingResponse()
     const deliver = await openStream(streams, res)
     const text = 'x'.repeat(10_000)
@@ -93,7 +95,7 @@ describe('event streams: what readers may have queued', () => {
   })
 
   it('keeps a reader that drains, however much passes through it', async () => {
-    const streams = eventStreams()
+    const streams = eventStreams({ cors: OPEN, wire: createWire() })
     const res = new QueueingResponse()
     const deliver = await openStream(streams, res)
     for (let i = 1; i <= 1_000; i++) {
@@ -106,7 +108,7 @@ describe('event streams: what readers may have queued', () => {
 
   it('holds all readers together to the shared budget: past it, those holding more than a little are dropped first', async () => {
     const budget = 100_000
-    const streams = eventStreams({ queuedBytesBudget: budget })
+    const streams = eventStreams({ cors: OPEN, wire: createWire(), queuedBytesBudget: budget })
     const readers = await Promise.all(
       Array.from({ length: 20 }, async () => {
         const res = new QueueingResponse()
@@ -124,7 +126,7 @@ describe('event streams: what readers may have queued', () => {
   })
 
   it('never writes the heartbeat to a dropped stream', async () => {
-    const streams = eventStreams({ heartbeatMs: 1 })
+    const streams = eventStreams({ cors: OPEN, wire: createWire(), heartbeatMs: 1 })
     const res = new QueueingResponse()
     const deliver = await openStream(streams, res)
     while (!res.destroyed) deliver({ _tag: 'Message', message: message(1, 'x'.repeat(100_000)) })

@@ -2,9 +2,10 @@ import { expect } from 'chai'
 import * as TE from 'fp-ts/TaskEither'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createApp, createRequestListener, type AppDeps, type Logger } from '../../adapters/http/app'
+import { appOf, createHttp, type AppDeps, type Logger } from '../../adapters/http/app'
 import { createMemoryIdempotencyKeys } from '../../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore, type MemoryMessageStore } from '../../adapters/memory/memory-message-store'
+import { systemTimer } from '../../adapters/system/timer'
 import { autoReplyFromTemplate } from '../../domain/auto-reply'
 import type { MessageRepository } from '../../domain/message-repository'
 import { postJson, startTestServer, type TestServer } from '../support/server'
@@ -37,13 +38,15 @@ const brokenApp = async (
     feed: store,
     idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: 100, retentionMs: 60_000 }),
     clock: { now: Date.now },
+    timer: systemTimer,
     autoReply: autoReplyFromTemplate('Hello {player}!'),
     maxMessageLength: 1000,
     corsOrigins: '*',
     longPollMaxSeconds: 25,
     log,
   }
-  return { ...(await listen(via === 'koa' ? createApp(deps) : createRequestListener(deps))), logged, store }
+  const http = createHttp(deps)
+  return { ...(await listen(via === 'koa' ? appOf(http) : http.listener)), logged, store, http }
 }
 
 const expectGeneric500 = async (res: Response): Promise<void> => {
@@ -157,7 +160,7 @@ describe('HTTP API: failures on the server side', () => {
         await expectGeneric500(await fetch(`${server.url}/api/messages/Bob?after=0&wait=1`))
         expect(server.logged.map((l) => (l.detail as Error).message)).to.deep.equal([SECRET, SECRET])
         expect(server.logged[0]?.message).to.match(/GET \/api\/messages/)
-        expect(server.store.listenerCount(), 'a failed poll lets go of its listener').to.equal(0)
+        expect(server.http.heldPolls(), 'a failed poll is let go').to.equal(0)
       })
 
       it(`answers a held long poll whose read after the wake throws with a 500, while the send that woke it succeeds (${via})`, async () => {
@@ -172,11 +175,11 @@ describe('HTTP API: failures on the server side', () => {
           via,
         )
         const held = fetch(`${server.url}/api/messages?after=0&wait=20`)
-        await until(() => server!.store.listenerCount() === 1)
+        await until(() => server!.http.heldPolls() === 1)
         const sent = await postJson(`${server.url}/api/send`, { player_name: 'Bob', message: 'wakes a broken read' })
         expect(sent.status).to.equal(200)
         await expectGeneric500(await held)
-        expect(server.store.listenerCount()).to.equal(0)
+        expect(server.http.heldPolls()).to.equal(0)
         expect(server.logged.map((l) => (l.detail as Error).message)).to.deep.equal([SECRET])
       })
     }

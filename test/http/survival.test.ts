@@ -49,9 +49,9 @@ for (const via of ['listener', 'koa'] as const) {
         for (let i = 0; i < 150; i++) await send(quoted(20_000))
         const client = await openRawClient(t.url, { paused: true })
         client.socket.write(`GET /api/stream?after=0 HTTP/1.1\r\nHost: x\r\n\r\n`)
-        await eventually(() => t.store.listenerCount() === 1, 5_000, 'the stream starting')
+        await eventually(() => t.holding() === 1, 5_000, 'the stream starting')
         // A paused client cannot see its connection close; the server's letting go of the stream shows it.
-        await eventually(() => t.store.listenerCount() === 0, 10_000, 'the server dropping the stalled stream')
+        await eventually(() => t.holding() === 0, 10_000, 'the server dropping the stalled stream')
         client.socket.resume()
         await within(5_000, client.closed, 'the connection closing')
         await stillServing()
@@ -137,7 +137,7 @@ for (const via of ['listener', 'koa'] as const) {
         const head = (await (await fetch(`${t.url}/api/messages`)).json()) as { next_after: number }
         const poll = () => fetch(`${t.url}/api/messages?after=${head.next_after}&wait=20`)
         const held = [poll(), poll(), poll()]
-        await eventually(() => t.store.listenerCount() === 3, 5_000, 'three polls held')
+        await eventually(() => t.holding() === 3, 5_000, 'three polls held')
         const over = await poll()
         expect(over.status).to.equal(503)
         expect(over.headers.get('retry-after')).to.match(/^\d+$/)
@@ -148,7 +148,7 @@ for (const via of ['listener', 'koa'] as const) {
         const { next_after } = (await (answers[0] as Response).json()) as { next_after: number }
         // Their slots are free again.
         const next = fetch(`${t.url}/api/messages?after=${next_after}&wait=20`)
-        await eventually(() => t.store.listenerCount() === 1, 5_000, 'the next poll held')
+        await eventually(() => t.holding() === 1, 5_000, 'the next poll held')
         await send('and the next')
         expect((await next).status).to.equal(200)
       })

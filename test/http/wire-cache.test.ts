@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { freshMessageJson, JSON_CACHE_UNITS, messageJson, messageJsonCached } from '../../adapters/http/wire'
+import { createWire, JSON_CACHE_UNITS } from '../../adapters/http/wire'
 import type { ChannelName, Message, MessageText, PlayerName } from '../../domain/message'
 
 const message = (id: number, text: string): Message => ({
@@ -15,6 +15,7 @@ const message = (id: number, text: string): Message => ({
 
 describe('wire: the message JSON cache', () => {
   it('writes a message once and answers the same text again', () => {
+    const { messageJson, freshMessageJson } = createWire()
     const m = message(1, 'hello')
     const first = messageJson(m)
     expect(first).to.equal(freshMessageJson(m))
@@ -22,6 +23,7 @@ describe('wire: the message JSON cache', () => {
   })
 
   it('keeps at most JSON_CACHE_UNITS of JSON, forgetting the first written first, and writes a forgotten one again', () => {
+    const { messageJson, freshMessageJson, cached: messageJsonCached } = createWire()
     const long = '😀'.repeat(1000) // 2,000 UTF-16 units: the longest default message, at its costliest
     const messages = Array.from({ length: Math.ceil((JSON_CACHE_UNITS * 2) / long.length) }, (_, i) => message(i + 1, long))
     for (const m of messages) {
@@ -33,5 +35,13 @@ describe('wire: the message JSON cache', () => {
     expect(cached.messages).to.be.above(0)
     // The oldest was forgotten; asked again it is written again, the same text.
     expect(messageJson(messages[0] as Message)).to.equal(freshMessageJson(messages[0] as Message))
+  })
+
+  it('is one app’s own: what one wire remembers another does not hold', () => {
+    const one = createWire()
+    const other = createWire()
+    one.messageJson(message(1, 'kept by one'))
+    expect(one.cached().messages).to.equal(1)
+    expect(other.cached().messages).to.equal(0)
   })
 })

@@ -1,5 +1,7 @@
 import { expect } from 'chai'
-import { freshMessageJson, messageJson, pageJson, toWire } from '../../adapters/http/wire'
+import { createWire, toWire } from '../../adapters/http/wire'
+
+const { freshMessageJson, messageJson, pageJson } = createWire()
 import type { ChannelName, Message, MessageText, PlayerName } from '../../domain/message'
 
 /*

@@ -86,7 +86,7 @@ describe('library: the packed package, installed into a fresh project', function
         '-e',
         `const { startServer, readConfig } = require('roblox-messaging-server');
          const config = readConfig({ PORT: '0', HOST: '127.0.0.1' });
-         startServer(config.right, { error: () => {} }).then(async (s) => {
+         startServer(config.right, { log: { error: () => {} } }).then(async (s) => {
            const res = await fetch('http://127.0.0.1:' + s.server.address().port + '/');
            console.log(res.status, res.headers.get('content-type'));
            await s.close();

@@ -178,7 +178,7 @@ describe("roblox: the README's long-poll loop, run as written against a live ser
     const bursts = 2
     const budget = 3 + bursts
     const wasteful = () => overprinted() ?? overBudget([polls], budget)()
-    const idle = () => server.store.listenerCount() === 1 && polls.open === 1
+    const idle = () => server.holding() === 1 && polls.open === 1
 
     startLoop(server.url)
     await until('the first long poll is held', idle, wasteful)
@@ -195,16 +195,16 @@ describe("roblox: the README's long-poll loop, run as written against a live ser
     expect(lines()).to.deep.equal(stored.map(printed))
     expect(polls.started, 'GET /api/messages requests').to.be.at.most(budget)
     // Idle, the loop spends no requests: its one poll is held open by the server, not repeated.
-    expect(server.store.listenerCount()).to.equal(1)
+    expect(server.holding()).to.equal(1)
     expect(polls.open).to.equal(1)
     expect(script?.stderr()).to.equal('')
   })
 
   it('follows a restart: a cursor from the old epoch reads the new history from its start, with a gap warning', async () => {
     const shutdown = new AbortController()
-    const oldLife = await startTestServer({ autoReplyTemplate: '', shutdown: shutdown.signal, store: { epoch: 'before-restart' } })
+    const oldLife = await startTestServer({ autoReplyTemplate: '', shutdown: shutdown.signal })
     cleanups.push(() => oldLife.close())
-    const newLife = await startTestServer({ autoReplyTemplate: '', store: { epoch: 'after-restart' } })
+    const newLife = await startTestServer({ autoReplyTemplate: '' })
     cleanups.push(() => newLife.close())
     // Two bursts: the two messages before the restart, and the restart itself.
     const polls = [countPolls(oldLife.server, changed), countPolls(newLife.server, changed)]
@@ -214,11 +214,11 @@ describe("roblox: the README's long-poll loop, run as written against a live ser
     cleanups.push(() => proxy.close())
 
     startLoop(proxy.url)
-    await until('the loop holds a long poll on the first server', () => oldLife.store.listenerCount() === 1, wasteful)
+    await until('the loop holds a long poll on the first server', () => oldLife.holding() === 1, wasteful)
     await Promise.all([send(oldLife, 'Builderman', 'before 1'), send(oldLife, 'Noob42', 'before 2')])
     await until(
       'both are printed and the loop waits again',
-      () => lines().length === 2 && oldLife.store.listenerCount() === 1,
+      () => lines().length === 2 && oldLife.holding() === 1,
       () => overprinted() ?? wasteful(),
     )
     const old = (await storedOn(oldLife)).map(printed)
@@ -229,7 +229,7 @@ describe("roblox: the README's long-poll loop, run as written against a live ser
     const expected = [...old, ...(await storedOn(newLife)).map(printed)]
     current = newLife
     shutdown.abort() // the old server answers its held poll as it shuts down; the next one reaches the new server
-    const waitsOnNewLife = () => newLife.store.listenerCount() === 1 && polls[1]?.open === 1
+    const waitsOnNewLife = () => newLife.holding() === 1 && polls[1]?.open === 1
     await until(
       'the new history is printed and the loop waits on the new server',
       () => lines().length === 5 && waitsOnNewLife(),

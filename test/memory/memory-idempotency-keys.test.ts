@@ -2,6 +2,7 @@ import { expect } from 'chai'
 import { createMemoryIdempotencyKeys } from '../../adapters/memory/memory-idempotency-keys'
 import type { ChannelName, Message, MessageText, PlayerName } from '../../domain/message'
 import type { Conversation } from '../../domain/message-repository'
+import { idempotencyKeysContract } from '../contracts/idempotency-keys.contract'
 import { run } from '../contracts/message-repository.contract'
 import { collector } from '../support/gc'
 
@@ -19,6 +20,8 @@ const conversation = (id: number, text: string): Conversation => {
   const reply: Message = { ...message, id: id + 1, playerName: 'Server' as PlayerName, text: 'Hello Bob!' as MessageText, type: 'reply', replyTo: id, userId: undefined }
   return { message, reply }
 }
+
+idempotencyKeysContract('memory', async (options) => ({ keys: createMemoryIdempotencyKeys(options), close: async () => undefined }))
 
 describe('memory idempotency keys: what a completed key keeps', () => {
   it('replays the conversation it was given, field for field, for the same fingerprint', async () => {

@@ -1,60 +1,88 @@
-import Koa from 'koa'
 import type { RequestListener, Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { bodyLimitFor, createApp, createRequestListener, type AppDeps } from '../../adapters/http/app'
+import * as E from 'fp-ts/Either'
+import Koa from 'koa'
+import type { AppDeps, Http } from '../../adapters/http/app'
 import { createGuardedServer, DEFAULT_TIMEOUTS, type ServerTimeouts } from '../../adapters/http/node-server'
-import { createMemoryIdempotencyKeys } from '../../adapters/memory/memory-idempotency-keys'
-import { createMemoryMessageStore, type MemoryMessageStore, type MemoryStoreOptions } from '../../adapters/memory/memory-message-store'
-import { autoReplyFromTemplate, DEFAULT_AUTO_REPLY_TEMPLATE } from '../../domain/auto-reply'
+import { readConfig, type Config } from '../../composition/config'
+import { startServer, type Ports } from '../../composition/start-server'
+import { DEFAULT_AUTO_REPLY_TEMPLATE } from '../../domain/auto-reply'
 import type { MessageRepository } from '../../domain/message-repository'
 
 export type TestServer = {
   readonly url: string
   readonly server: Server
-  readonly store: MemoryMessageStore
+  /** The ports the server runs on: to read or write behind the HTTP API's back. */
+  readonly ports: Ports
+  /** The HTTP adapter: what it holds open. */
+  readonly http: Http
+  /** Long polls held and streams open now: how a test knows that a reader is waiting. */
+  readonly holding: () => number
   /** Messages the app sent to its log, to assert that details stay server-side. */
   readonly logged: Array<{ message: string; detail: unknown }>
   readonly close: () => Promise<void>
 }
 
 export type TestServerOptions = Partial<Omit<AppDeps, 'messages' | 'feed'>> & {
-  readonly store?: Partial<MemoryStoreOptions>
+  /** The store's bounds (MAX_MESSAGES, MAX_CHANNELS); 1,000 messages and 100 channels by default. */
+  readonly store?: { readonly maxMessages?: number; readonly maxChannels?: number }
   readonly autoReplyTemplate?: string
   /**
-   * `'listener'` (the default) serves the way `startServer` does, long polls
-   * held below Koa; `'koa'` serves `createApp(...).callback()`, as a program
-   * that embeds the Koa app does.
+   * `'listener'` (the default) serves the request listener, as `npm start`
+   * does; `'koa'` serves the Koa app of `createApp`, as a program that embeds
+   * it does. Both are the same pipeline.
    */
   readonly via?: 'listener' | 'koa'
   /** Puts something between the app and its store (a slow append, say); the feed stays the store's own. */
-  readonly wrapStore?: (store: MemoryMessageStore) => MessageRepository
-  /** The server's timeouts; startServer's defaults otherwise. */
+  readonly wrapStore?: (messages: MessageRepository) => MessageRepository
+  /** The server's timeouts; the configuration's defaults otherwise. */
   readonly timeouts?: ServerTimeouts
 }
 
-/** A real HTTP server on a free loopback port, built the way `main` builds one, with a fresh store. */
+const baseConfig = (): Config => {
+  const config = readConfig({ PORT: '0', HOST: '127.0.0.1' })
+  if (E.isLeft(config)) throw new Error(config.left.join('; '))
+  return config.right
+}
+
+/**
+ * A real HTTP server on a free loopback port, composed by the composition
+ * root as `main` composes it, with a fresh store; the options adjust what
+ * the configuration sets (finer than the configuration can, for tests).
+ */
 export const startTestServer = async (options: TestServerOptions = {}): Promise<TestServer> => {
-  const store = createMemoryMessageStore({ maxMessages: 1000, maxChannels: 100, ...options.store })
   const logged: Array<{ message: string; detail: unknown }> = []
-  const deps: AppDeps = {
-    clock: { now: Date.now },
-    autoReply: autoReplyFromTemplate(options.autoReplyTemplate ?? DEFAULT_AUTO_REPLY_TEMPLATE),
-    maxMessageLength: 1000,
-    corsOrigins: '*',
-    longPollMaxSeconds: 25,
-    log: { error: (message, detail) => logged.push({ message, detail }) },
-    idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: 10_000, retentionMs: 24 * 60 * 60 * 1000 }),
-    ...options,
-    messages: options.wrapStore?.(store) ?? store,
-    feed: store,
+  const { store, autoReplyTemplate, via, wrapStore, timeouts, shutdown, ...adjustments } = options
+  const config: Config = {
+    ...baseConfig(),
+    MAX_MESSAGES: store?.maxMessages ?? 1000,
+    MAX_CHANNELS: store?.maxChannels ?? 100,
+    AUTO_REPLY: autoReplyTemplate ?? DEFAULT_AUTO_REPLY_TEMPLATE,
   }
+  const running = await startServer(config, {
+    log: { error: (message, detail) => logged.push({ message, detail }) },
+    mount: via ?? 'listener',
+    timeouts: timeouts ?? DEFAULT_TIMEOUTS,
+    adjust: (deps) => ({
+      ...deps,
+      ...adjustments,
+      messages: wrapStore === undefined ? deps.messages : wrapStore(deps.messages),
+      // A test's own shutdown signal stops the app as the server's own would.
+      shutdown: shutdown === undefined || deps.shutdown === undefined ? deps.shutdown : AbortSignal.any([deps.shutdown, shutdown]),
+    }),
+  })
   return {
-    ...(await listen(options.via === 'koa' ? createApp(deps) : createRequestListener(deps), {
-      bodyLimit: deps.bodyLimitBytes ?? bodyLimitFor(deps.maxMessageLength),
-      ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }),
-    })),
-    store,
+    url: running.url,
+    server: running.server,
+    ports: running.ports,
+    http: running.http,
+    holding: () => running.http.heldPolls() + running.http.openStreams(),
     logged,
+    close: () => {
+      // Whatever a test left open is cut at once rather than given the shutdown's grace.
+      running.server.closeAllConnections()
+      return running.close()
+    },
   }
 }
 

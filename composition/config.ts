@@ -40,7 +40,22 @@ const corsOrigins = new t.Type<'*' | ReadonlyArray<string>, string, unknown>(
   (a) => (a === '*' ? '*' : a.join(',')),
 )
 
+/** The stores the composition root can build. */
+export const STORES = ['memory'] as const
+export type StoreName = (typeof STORES)[number]
+
+const storeName = new t.Type<StoreName, string, unknown>(
+  `one of ${STORES.join(', ')} (the store to keep messages in)`,
+  (u): u is StoreName => STORES.includes(u as StoreName),
+  (u, c) => {
+    const name = typeof u === 'string' ? u.trim().toLowerCase() : ''
+    return STORES.includes(name as StoreName) ? t.success(name as StoreName) : t.failure(u, c)
+  },
+  String,
+)
+
 const VARIABLES = {
+  STORE: storeName,
   PORT: integerIn(0, 65535),
   HOST: nonBlank,
   MAX_MESSAGES: integerIn(1, 10_000_000),
@@ -61,6 +76,7 @@ const VARIABLES = {
 } as const
 
 export const DEFAULTS = {
+  STORE: 'memory',
   PORT: 5000,
   HOST: '0.0.0.0',
   MAX_MESSAGES: 1000,

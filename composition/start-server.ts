@@ -1,0 +1,137 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { appOf, bodyLimitFor, createHttp, type AppDeps, type Http, type Logger } from '../adapters/http/app'
+import { createGuardedServer, type ServerTimeouts } from '../adapters/http/node-server'
+import { createMemoryIdempotencyKeys } from '../adapters/memory/memory-idempotency-keys'
+import { createMemoryMessageStore } from '../adapters/memory/memory-message-store'
+import { systemClock, systemTimer } from '../adapters/system/timer'
+import { autoReplyFromTemplate } from '../domain/auto-reply'
+import type { IdempotencyKeys } from '../domain/idempotency'
+import type { MessageFeed, MessageRepository } from '../domain/message-repository'
+import type { Config } from './config'
+
+/*
+ * The composition root: the one place that knows every adapter. It reads
+ * nothing itself (main.ts hands it the decoded configuration), chooses the
+ * store the configuration names, builds the HTTP adapter on the ports and
+ * serves it. No adapter imports another; they meet here.
+ */
+
+/** The ports the server runs on, for a program that embeds it and wants to read or write directly. */
+export type Ports = {
+  readonly messages: MessageRepository
+  readonly feed: MessageFeed
+  readonly idempotencyKeys: IdempotencyKeys
+}
+
+export type RunningServer = {
+  readonly server: Server
+  /** Where it listens, as `http://host:port` (an IPv6 host in brackets). */
+  readonly url: string
+  readonly ports: Ports
+  /** The HTTP adapter, for what it holds open (long polls, streams). */
+  readonly http: Http
+  /** Stops accepting connections, releases held long polls and resolves once every connection is closed. */
+  readonly close: () => Promise<void>
+}
+
+export type StartOptions = {
+  readonly log?: Logger
+  /**
+   * `'listener'` (the default, as `npm start`) serves the request listener
+   * on node:http; `'koa'` serves the Koa app of `createApp`, as a program
+   * that embeds it mounts it. Both are the same pipeline.
+   */
+  readonly mount?: 'listener' | 'koa'
+  /** Changes to the HTTP adapter's dependencies past what the configuration sets: for tests and embedding programs. */
+  readonly adjust?: (deps: AppDeps) => AppDeps
+  /** The server's timeouts in milliseconds, instead of the configuration's seconds: for tests. */
+  readonly timeouts?: ServerTimeouts
+}
+
+/** A retried request is recognised for a day, longer than any client keeps retrying. */
+export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000
+
+/** Requests still running this long after a stop is asked for are cut off. */
+const SHUTDOWN_GRACE_MS = 5_000
+
+const consoleLog: Logger = { error: (message, detail) => console.error(message, detail ?? '') }
+
+/** The ports the configuration asks for. `STORE` names the store; `memory` is the only one so far. */
+export const buildPorts = (config: Config): Ports => {
+  switch (config.STORE) {
+    case 'memory': {
+      const store = createMemoryMessageStore({ maxMessages: config.MAX_MESSAGES, maxChannels: config.MAX_CHANNELS })
+      return {
+        messages: store,
+        feed: store,
+        idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: config.IDEMPOTENCY_KEYS_MAX, retentionMs: IDEMPOTENCY_RETENTION_MS }),
+      }
+    }
+  }
+}
+
+/** The HTTP adapter's dependencies as the configuration sets them. */
+export const httpDeps = (config: Config, ports: Ports, shutdown: AbortSignal, log: Logger): AppDeps => ({
+  messages: ports.messages,
+  feed: ports.feed,
+  idempotencyKeys: ports.idempotencyKeys,
+  clock: systemClock,
+  timer: systemTimer,
+  autoReply: autoReplyFromTemplate(config.AUTO_REPLY),
+  maxMessageLength: config.MAX_MESSAGE_LENGTH,
+  corsOrigins: config.CORS_ORIGINS,
+  longPollMaxSeconds: config.LONG_POLL_MAX_SECONDS,
+  maxLongPolls: config.MAX_LONG_POLLS,
+  maxStreams: config.MAX_STREAMS,
+  maxStreamsPerAddress: config.MAX_STREAMS_PER_ADDRESS,
+  heartbeatMs: config.STREAM_HEARTBEAT_SECONDS * 1000,
+  idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
+  shutdown,
+  log,
+})
+
+/** Builds the ports and the HTTP adapter from a decoded configuration and starts listening. */
+export const startServer = async (config: Config, options: StartOptions = {}): Promise<RunningServer> => {
+  const log = options.log ?? consoleLog
+  const ports = buildPorts(config)
+  const shutdown = new AbortController()
+  const base = httpDeps(config, ports, shutdown.signal, log)
+  const deps = options.adjust === undefined ? base : options.adjust(base)
+  const http = createHttp(deps)
+  const server = createGuardedServer(options.mount === 'koa' ? appOf(http).callback() : http.listener, {
+    bodyLimit: deps.bodyLimitBytes ?? bodyLimitFor(deps.maxMessageLength),
+    timeouts: options.timeouts ?? {
+      headersMs: config.HEADERS_TIMEOUT_SECONDS * 1000,
+      requestMs: config.REQUEST_TIMEOUT_SECONDS * 1000,
+      idleMs: config.IDLE_TIMEOUT_SECONDS * 1000,
+      keepAliveMs: config.KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
+    },
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.PORT, config.HOST, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const { address, port } = server.address() as AddressInfo
+  return {
+    server,
+    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    ports,
+    http,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)
+        server.close((err) => {
+          clearTimeout(grace)
+          if (err) reject(err)
+          else resolve()
+        })
+        // Held long polls are answered and streams end; idle keep-alive sockets close now, busy ones after their answer.
+        shutdown.abort()
+        server.closeIdleConnections()
+      }),
+  }
+}

@@ -102,6 +102,30 @@ export const SendBody = t.exact(
 )
 export type SendBody = t.TypeOf<typeof SendBody>
 
+const isUserId = (u: unknown): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u > 0
+
+/**
+ * `SendBody` decoded by hand, for the one request every game server makes:
+ * io-ts builds a context and an intermediate object per field, a share of a
+ * send's CPU the benchmark can see. It gives the same result and the same
+ * error text as `decode(SendBody)` (a property test holds them equal on
+ * generated bodies); the codec stays the statement of what a body is.
+ */
+export const decodeSendBody = (raw: { readonly [key: string]: unknown }): E.Either<string, SendBody> => {
+  const player = raw.player_name
+  if (typeof player !== 'string') return E.left(player === undefined ? 'player_name is required and must be a string' : 'player_name must be a string')
+  const message = raw.message
+  if (typeof message !== 'string') return E.left(message === undefined ? 'message is required and must be a string' : 'message must be a string')
+  const channel = raw.channel
+  if (channel !== undefined && typeof channel !== 'string') return E.left('channel must be a string')
+  const userId = raw.user_id
+  if (userId !== undefined && !isUserId(userId)) return E.left(`user_id must be ${UserId.name}`)
+  const body: { player_name: string; message: string; channel?: string; user_id?: number } = { player_name: player, message }
+  if (channel !== undefined) body.channel = channel
+  if (userId !== undefined) body.user_id = userId
+  return E.right(body)
+}
+
 export const listParamsCodec = (longPollMaxSeconds: number) =>
   t.exact(
     t.partial({

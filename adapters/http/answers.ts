@@ -34,6 +34,11 @@ export const corsOrigin = (cors: Cors, requestOrigin: string | undefined): strin
 
 /** The CORS headers of an answer to `req`, pushed onto a flat list of names and values. */
 export const pushCorsHeaders = (headers: string[], cors: Cors, req: IncomingMessage): void => {
+  // Open to every origin, the answer is the same whatever the Origin: no Vary, which would split caches for nothing.
+  if (cors.origins === '*') {
+    headers.push('Access-Control-Allow-Origin', '*', 'Access-Control-Expose-Headers', CORS_EXPOSE_HEADERS)
+    return
+  }
   headers.push('Vary', 'Origin')
   const origin = corsOrigin(cors, req.headers.origin)
   if (origin !== undefined) headers.push('Access-Control-Allow-Origin', origin, 'Access-Control-Expose-Headers', CORS_EXPOSE_HEADERS)

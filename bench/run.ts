@@ -21,7 +21,7 @@ import { buildServers, ENDPOINTS, load, longPolls, send, SERVER_NAMES, START_FLA
 const SMOKE = process.argv.includes('--smoke')
 const DEFAULTS = SMOKE
   ? { rounds: 1, seconds: 1, warmup: 0, connections: 16, waiters: 200, pollRounds: 1, sendsFirst: 2_000, sends: 10_000 }
-  : { rounds: 3, seconds: 2, warmup: 1, connections: 32, waiters: 5_000, pollRounds: 6, sendsFirst: 10_000, sends: 1_000_000 }
+  : { rounds: 5, seconds: 2, warmup: 1, connections: 32, waiters: 5_000, pollRounds: 6, sendsFirst: 10_000, sends: 1_000_000 }
 type Settings = typeof DEFAULTS
 const settings = Object.fromEntries(
   Object.entries(DEFAULTS).map(([key, value]) => [key, Number(process.env[`BENCH_${key.toUpperCase()}`] ?? value)]),

@@ -28,6 +28,14 @@ export type SharedReadsOptions = {
 
 export const SHARED_READS_CHANNELS_MAX = 256
 
+/**
+ * The most messages the pages kept between changes hold, all channels
+ * together (one full page): a kept page keeps its JSON text alive in the
+ * HTTP adapter, so pages kept in every channel would hold the JSON of every
+ * channel's history. The page read longest ago goes first.
+ */
+export const KEPT_MESSAGES_MAX = 1000
+
 type Read = E.Either<StoreUnavailable, Page>
 
 /** One read of the wrapped repository, and everyone who asked the same while it was valid. */
@@ -38,6 +46,8 @@ type SharedRead = {
   /** The channel's generation when the read started; -1 once it may no longer be joined. */
   generation: number
   settled: Promise<Read>
+  /** How many messages its page holds, once it is kept. */
+  keptMessages: number
 }
 
 type ChannelReads = {
@@ -86,11 +96,34 @@ export const shareReads = (repo: MessageRepository & MessageFeed, options: Share
   // The read most recently started or joined: readers woken together ask the same question, found here without building its key.
   let latest: SharedRead | undefined
   let reads = 0
+  // The pages kept between changes, the one kept longest ago first, and how many messages they hold.
+  const kept = new Set<SharedRead>()
+  let keptMessages = 0
+
+  const keep = (read: SharedRead, messages: number): void => {
+    const channel = read.channel
+    if (channel.kept !== undefined && channel.kept !== read) unkeep(channel.kept)
+    channel.kept = read
+    kept.add(read)
+    read.keptMessages = messages
+    keptMessages += messages
+    for (const old of kept) {
+      if (keptMessages <= KEPT_MESSAGES_MAX || old === read) break
+      unkeep(old)
+    }
+  }
+
+  const unkeep = (read: SharedRead): void => {
+    if (!kept.delete(read)) return
+    keptMessages -= read.keptMessages
+    if (read.channel.kept === read) read.channel.kept = undefined
+    forget(read)
+  }
 
   const changed = (channel: ChannelReads): void => {
     channel.generation++
     channel.reads.clear()
-    channel.kept = undefined
+    if (channel.kept !== undefined) unkeep(channel.kept)
   }
 
   const heard = (name: ChannelName, id: number): void => {
@@ -138,11 +171,9 @@ export const shareReads = (repo: MessageRepository & MessageFeed, options: Share
       Object.freeze(result.right.messages)
       Object.freeze(result.right)
     }
-    if (E.isRight(result) && read.generation === channel.generation && channels.get(channel.name) === channel) {
-      // Nothing changed while it was read: it answers this query until something does.
-      if (channel.kept !== undefined && channel.kept !== read) forget(channel.kept)
-      channel.kept = read
-    } else forget(read)
+    // Nothing changed while it was read: it answers this query until something does.
+    if (E.isRight(result) && read.generation === channel.generation && channels.get(channel.name) === channel) keep(read, result.right.messages.length)
+    else forget(read)
     return result
   }
 
@@ -155,7 +186,7 @@ export const shareReads = (repo: MessageRepository & MessageFeed, options: Share
     // Called before anything is registered: an adapter that throws leaves nothing behind.
     const underway = repo.list(query)()
     reads++
-    const read: SharedRead = { query, key, channel, generation: channel.generation, settled: underway }
+    const read: SharedRead = { query, key, channel, generation: channel.generation, settled: underway, keptMessages: 0 }
     read.settled = underway.then(
       (result) => settle(read, result),
       (thrown: unknown) => {

@@ -39,6 +39,7 @@ export const buildServers = (): void => {
 
 export type RunningServer = {
   readonly name: ServerName
+  readonly pid: number
   readonly url: string
   readonly port: number
   readonly ask: (what: Question['ask']) => Promise<number>
@@ -46,11 +47,11 @@ export type RunningServer = {
 }
 
 /** Starts one server under test (built by buildServers) in a child process of its own and resolves once it listens. */
-export const startServer = (name: ServerName): Promise<RunningServer> =>
+export const startServer = (name: ServerName, extraFlags: ReadonlyArray<string> = []): Promise<RunningServer> =>
   new Promise((resolve, reject) => {
     const child: ChildProcess = fork(join(BUILD, FILES[name]), [], {
       // --expose-gc lets the server collect before it reports its memory.
-      execArgv: ['--expose-gc', ...START_FLAGS],
+      execArgv: ['--expose-gc', ...START_FLAGS, ...extraFlags],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     let next = 0
@@ -66,6 +67,7 @@ export const startServer = (name: ServerName): Promise<RunningServer> =>
         })
         resolve({
           name,
+          pid: child.pid as number,
           port: m.port,
           url: `http://127.0.0.1:${m.port}`,
           ask: (what) =>

@@ -62,7 +62,7 @@ const verdicts: Verdict[] = []
 type ThroughputResults = Record<Endpoint, { rounds: Array<Record<ServerName, Load>> }>
 
 const throughput = async (): Promise<ThroughputResults> => {
-  const servers = await Promise.all(SERVER_NAMES.map(startServer))
+  const servers = await Promise.all(SERVER_NAMES.map((name) => startServer(name)))
   try {
     // Enough stored for a full page of 50, then warm every path up before anything is timed.
     for (const server of servers) for (let i = 0; i < 30; i++) await send(server.url)
@@ -155,7 +155,7 @@ const polls = async (): Promise<PollRound[]> => {
   out('|---:|---|---:|---:|---:|')
   const rounds: PollRound[] = []
   for (let round = 1; round <= settings.pollRounds; round++) {
-    const servers = await Promise.all(POLL_SERVERS.map(startServer))
+    const servers = await Promise.all(POLL_SERVERS.map((name) => startServer(name)))
     try {
       for (const server of servers) await longPolls(server, pollWarmup())
       const order = round % 2 === 1 ? servers : [...servers].reverse()

@@ -1,11 +1,9 @@
-import { fork, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { DEFAULTS } from '../composition/config'
-import type { Answer, Question } from './servers/harness'
-import { buildServers, START_FLAGS } from './clients'
+import { buildServers, START_FLAGS, startServer, type RunningServer } from './clients'
 
 /*
  * `npx tsx bench/worst-case-memory.ts`: the most memory the default
@@ -44,7 +42,6 @@ import { buildServers, START_FLAGS } from './clients'
  */
 
 const ROOT = join(__dirname, '..')
-const SERVER = join(ROOT, '.bench-tmp', 'build', 'bench', 'servers', 'ours.js')
 
 const CHANNELS = DEFAULTS.MAX_CHANNELS
 const PER_CHANNEL = DEFAULTS.MAX_MESSAGES
@@ -88,39 +85,10 @@ const key = (n: number): string => `key-${n}-`.padEnd(KEY_MAX, 'k')
 // ---------------------------------------------------------------------------------------------
 // The server
 
-type Server = { readonly pid: number; readonly port: number; readonly ask: (what: Question['ask']) => Promise<number>; readonly stop: () => Promise<void> }
+type Server = RunningServer
 
-const start = (): Promise<Server> =>
-  new Promise((resolve, reject) => {
-    const child: ChildProcess = fork(SERVER, [], { execArgv: ['--expose-gc', ...START_FLAGS, ...EXTRA_FLAGS], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    let next = 0
-    const pending = new Map<number, (value: number) => void>()
-    const exited = new Promise<void>((done) => child.once('exit', () => done()))
-    const failed = (code: number | null) => reject(new Error(`the server exited with ${code} before listening`))
-    child.once('exit', failed)
-    child.on('message', (m: { port?: number } | Answer) => {
-      if ('port' in m && m.port !== undefined) {
-        child.off('exit', failed)
-        resolve({
-          pid: child.pid as number,
-          port: m.port,
-          ask: (what) =>
-            new Promise((answer) => {
-              const id = next++
-              pending.set(id, answer)
-              child.send({ id, ask: what } satisfies Question)
-            }),
-          stop: () => {
-            child.kill()
-            return exited
-          },
-        })
-      } else if ('id' in m) {
-        pending.get(m.id)?.(m.value)
-        pending.delete(m.id)
-      }
-    })
-  })
+/** Ours, compiled, as `npm run bench` starts it; with the V8 flags given on the command line. */
+const start = (): Promise<Server> => startServer('ours', EXTRA_FLAGS)
 
 type Memory = { readonly rss: number; readonly heap: number }
 

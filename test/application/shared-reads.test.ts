@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import * as E from 'fp-ts/Either'
 import { createMemoryMessageStore } from '../../adapters/memory/memory-message-store'
 import { readPage } from '../../application/read-page'
-import { shareReads } from '../../application/shared-reads'
+import { KEPT_MESSAGES_MAX, shareReads } from '../../application/shared-reads'
 import { playerKey, type ChannelName, type Message, type MessageText, type PlayerName } from '../../domain/message'
 import type { FeedFilter, ListQuery, MessageFeed, MessageRepository, Page, StoreUnavailable } from '../../domain/message-repository'
 import { messageFeedContract } from '../contracts/message-feed.contract'
@@ -163,6 +163,25 @@ describe('shareReads: one read for everyone who asks the same', () => {
     store.fail(false)
     expect(E.isRight(await shared.list(query())())).to.equal(true)
     expect(store.reads()).to.equal(2)
+  })
+
+  it('keeps pages between changes for KEPT_MESSAGES_MAX messages in all, letting go of the one kept longest ago', async () => {
+    const store = createMemoryMessageStore({ maxMessages: 1000, maxChannels: 10 })
+    const shared = shareReads(store)
+    const half = Math.ceil(KEPT_MESSAGES_MAX / 2) + 1
+    for (const channel of [GLOBAL, RED])
+      for (let i = 0; i < half; i++)
+        await run(store.append({ draft: { channel, playerName: 'Bob' as PlayerName, text: `m${i}` as MessageText, sentAt: 1 } }))
+    const full = (channel: ChannelName): ListQuery => ({ channel, limit: 1000, player: undefined, cursor: undefined, since: undefined })
+    const first = await run(shared.list(full(GLOBAL)))
+    expect(await run(shared.list(full(GLOBAL)))).to.equal(first)
+    expect(shared.reads()).to.equal(1)
+    // A second page of more than half the budget: the first one kept goes.
+    const red = await run(shared.list(full(RED)))
+    expect(await run(shared.list(full(RED)))).to.equal(red)
+    expect(shared.reads()).to.equal(2)
+    expect(await run(shared.list(full(GLOBAL)))).not.to.equal(first)
+    expect(shared.reads()).to.equal(3)
   })
 
   it('watches at most maxChannels channels on the feed, letting go of the one read from longest ago', async () => {

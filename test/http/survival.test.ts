@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { postJson, startTestServer, type TestServer, type TestServerOptions } from '../support/server'
-import { openRawClient, within } from '../support/socket'
+import { openRawClient, within, type RawClient } from '../support/socket'
 import { eventually } from '../support/until'
 import { parseRawAnswer, rawRequest, rawSocket } from './raw'
 
@@ -15,6 +15,22 @@ const SHORT_TIMEOUTS = { headersMs: 1_000, requestMs: 1_500, idleMs: 1_000, keep
 
 /** A message text that costs twice its length in JSON: every `"` is escaped. */
 const quoted = (length: number): string => '"'.repeat(length)
+
+/**
+ * Sends a body of spaces until the server closes the connection, and checks
+ * that it did so long before the body's 10 GB: a server that kept reading
+ * would take all of it (the bound allows for the kernel's buffers).
+ */
+const expectClosedWhileSending = async (client: RawClient): Promise<void> => {
+  const chunk = Buffer.alloc(64 * 1024, 0x20)
+  let written = 0
+  while (!client.socket.destroyed && written < 256 * 1024 * 1024) {
+    if (!client.socket.write(chunk)) await Promise.race([new Promise((resolve) => client.socket.once('drain', resolve)), client.closed])
+    written += chunk.length
+  }
+  await within(5_000, client.closed, 'the server closing the connection')
+  expect(written).to.be.lessThan(64 * 1024 * 1024)
+}
 
 for (const via of ['listener', 'koa'] as const) {
   describe(`HTTP: surviving hostile clients (${via})`, () => {
@@ -170,15 +186,7 @@ for (const via of ['listener', 'koa'] as const) {
         client.socket.write(
           `POST /api/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`,
         )
-        const chunk = Buffer.alloc(64 * 1024, 0x20)
-        let written = 0
-        // Writes until the server closes: a server that kept reading would take all 10 GB.
-        while (!client.socket.destroyed && written < 256 * 1024 * 1024) {
-          if (!client.socket.write(chunk)) await Promise.race([new Promise((resolve) => client.socket.once('drain', resolve)), client.closed])
-          written += chunk.length
-        }
-        await within(5_000, client.closed, 'the server closing the connection')
-        expect(written).to.be.lessThan(64 * 1024 * 1024)
+        await expectClosedWhileSending(client)
         const answer = parseRawAnswer(client.received())
         expect(answer.status).to.equal(413)
         expect(JSON.parse(answer.body)).to.deep.include({ success: false })
@@ -213,14 +221,7 @@ for (const via of ['listener', 'koa'] as const) {
         await start()
         const client = await openRawClient(t.url)
         client.socket.write(`POST /api/clear HTTP/1.1\r\nHost: x\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`)
-        const chunk = Buffer.alloc(64 * 1024, 0x20)
-        let written = 0
-        while (!client.socket.destroyed && written < 256 * 1024 * 1024) {
-          if (!client.socket.write(chunk)) await Promise.race([new Promise((resolve) => client.socket.once('drain', resolve)), client.closed])
-          written += chunk.length
-        }
-        await within(5_000, client.closed, 'the server closing the connection')
-        expect(written).to.be.lessThan(64 * 1024 * 1024)
+        await expectClosedWhileSending(client)
       })
 
       it('answers trickled headers with 408 once the headers timeout passes', async () => {

@@ -486,10 +486,11 @@ export const sendRequest: fc.Arbitrary<GeneratedRequest> = fc
 export const validSendRequest: fc.Arbitrary<GeneratedRequest> = fc
   .record({
     player_name: validPlayerName,
-    // Visible text under any rule: no controls, format, private-use or unassigned characters, and a letter, digit, punctuation or symbol that shows.
+    // Visible text under any rule: no controls, format, private-use or unassigned characters, and a letter, digit, punctuation or symbol that shows
+    // (U+2800, the braille blank, is a symbol that shows nothing: the domain counts it as blank).
     message: fc
       .string({ unit: 'grapheme', minLength: 1, maxLength: 60 })
-      .filter((m) => !/\p{C}/u.test(m) && /(?![\p{Default_Ignorable_Code_Point}])[\p{L}\p{N}\p{P}\p{S}]/u.test(m) && [...m].length <= 1000),
+      .filter((m) => !/\p{C}/u.test(m) && /(?![\p{Default_Ignorable_Code_Point}\u2800])[\p{L}\p{N}\p{P}\p{S}]/u.test(m) && [...m].length <= 1000),
     channel: sometimes(fc.constantFrom(...CHANNELS), 50),
     user_id: sometimes(fc.integer({ min: 1, max: 2 ** 40 }), 50),
     contentType: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/json;charset=UTF-8', 'application/json; charset="utf-8"', 'Application/JSON'),

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import * as E from 'fp-ts/Either'
 import { readConfig } from './composition/config'
-import { startServer } from './composition/start-server'
+import { startServer, startupWarnings } from './composition/start-server'
 
 /** The composition root for `npm start`: read the configuration, build the adapters, listen, stop cleanly. */
 const main = async (): Promise<void> => {
@@ -10,6 +10,7 @@ const main = async (): Promise<void> => {
     for (const problem of config.left) console.error(`configuration error: ${problem}`)
     process.exit(2)
   }
+  for (const warning of startupWarnings(config.right)) console.warn(warning)
   const running = await startServer(config.right)
   console.log(`roblox-messaging-server listening on ${running.url}`)
   let stopping = false

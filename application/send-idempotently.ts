@@ -2,7 +2,7 @@ import * as E from 'fp-ts/Either'
 import type * as TE from 'fp-ts/TaskEither'
 import type { IdempotencyKeys } from '../domain/idempotency'
 import { DEFAULT_CHANNEL } from '../domain/message'
-import type { Conversation } from '../domain/message-repository'
+import type { Conversation, StoreUnavailable } from '../domain/message-repository'
 import type { SendError, SendInput } from './send-message'
 
 export type IdempotencyError =
@@ -24,11 +24,12 @@ const fingerprintOf = (input: SendInput): string =>
  * stores nothing and answers the first outcome again; the same key with a
  * different request is refused, as is a repeat while the first is unfinished.
  */
-export const sendIdempotently = (deps: {
+export const sendIdempotently = <Err = SendError>(deps: {
   readonly keys: IdempotencyKeys
-  readonly send: (input: SendInput) => TE.TaskEither<SendError, Conversation>
+  /** The send it wraps, with whatever errors it has (a rate-limited send adds its own). */
+  readonly send: (input: SendInput) => TE.TaskEither<Err, Conversation>
 }) =>
-  (input: SendInput, key: string | undefined): TE.TaskEither<SendError | IdempotencyError, Delivery> =>
+  (input: SendInput, key: string | undefined): TE.TaskEither<Err | StoreUnavailable | IdempotencyError, Delivery> =>
     async () => {
       if (key === undefined) {
         const sent = await deps.send(input)()

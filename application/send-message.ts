@@ -2,6 +2,7 @@ import * as E from 'fp-ts/Either'
 import type * as TE from 'fp-ts/TaskEither'
 import type { AutoReply } from '../domain/auto-reply'
 import type { Clock } from '../domain/clock'
+import type { ContentPolicy, PolicyRefusal } from '../domain/content-policy'
 import { channelOrDefault, messageText, SERVER_NAME, senderName, type InvalidField } from '../domain/message'
 import type { ChannelLimitReached, Conversation, MessageRepository, ReplyDraft, StoreUnavailable } from '../domain/message-repository'
 
@@ -12,13 +13,19 @@ export type SendInput = {
   readonly userId?: number
 }
 
-export type SendError = InvalidField | StoreUnavailable | ChannelLimitReached
+export type SendError = InvalidField | PolicyRefusal | StoreUnavailable | ChannelLimitReached
 
 export type SendDeps = {
   readonly messages: Pick<MessageRepository, 'append'>
   readonly clock: Clock
   readonly autoReply: AutoReply
   readonly maxMessageLength: number
+  /**
+   * Judges the valid message before it is stored: a refusal stores nothing and uses no id; the
+   * text it passes on (possibly rewritten) is what is stored. None: everything valid is stored.
+   * The automatic reply is the server's own text and is not judged.
+   */
+  readonly policy?: ContentPolicy
 }
 
 /**
@@ -37,10 +44,16 @@ export const sendMessage = (deps: SendDeps) => {
     if (E.isLeft(body)) return async () => body
     const channel = channelOrDefault(input.channel)
     if (E.isLeft(channel)) return async () => channel
+    let stored = body.right
+    if (deps.policy !== undefined) {
+      const judged = deps.policy({ playerName: player.right, text: body.right, channel: channel.right })
+      if (E.isLeft(judged)) return async () => judged
+      stored = judged.right
+    }
     const replyText = deps.autoReply(player.right)
     const reply: ReplyDraft | undefined = replyText._tag === 'Some' ? { playerName: SERVER_NAME, text: replyText.value } : undefined
     return deps.messages.append({
-      draft: { channel: channel.right, playerName: player.right, text: body.right, sentAt: deps.clock.now(), userId: input.userId },
+      draft: { channel: channel.right, playerName: player.right, text: stored, sentAt: deps.clock.now(), userId: input.userId },
       reply,
     })
   }

@@ -1,6 +1,8 @@
 import * as E from 'fp-ts/Either'
 import * as t from 'io-ts'
+import { readFileSync } from 'node:fs'
 import { DEFAULT_AUTO_REPLY_TEMPLATE } from '../domain/auto-reply'
+import type { RateLimit } from '../domain/rate-limit'
 
 /*
  * Configuration comes from the environment and is decoded once, at start-up.
@@ -40,6 +42,98 @@ const corsOrigins = new t.Type<'*' | ReadonlyArray<string>, string, unknown>(
   (a) => (a === '*' ? '*' : a.join(',')),
 )
 
+/** An API key as configured: a label for logs (never the secret), the secret, and the channels it is limited to, if any. */
+export type KeyEntry = { readonly label: string; readonly secret: string; readonly channels?: ReadonlyArray<string> }
+
+const LABEL = /^[A-Za-z0-9_.-]{1,64}$/
+const SECRET = /^[A-Za-z0-9._~+/=-]{16,256}$/
+const CHANNEL = /^[A-Za-z0-9_-]{1,32}$/
+
+/** One key per entry, as `key`, `label:key` or `label:key:channelA|channelB`; entries separated by commas or lines, `#` starting a comment line. */
+export const parseKeys = (text: string, variable: string): E.Either<string, ReadonlyArray<KeyEntry>> => {
+  const entries = text
+    .split(/[\n,]/)
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '' && !entry.startsWith('#'))
+  const keys: KeyEntry[] = []
+  for (const [i, entry] of entries.entries()) {
+    const parts = entry.split(':')
+    if (parts.length > 3)
+      return E.left(`${variable}: entry ${i + 1} has ${parts.length - 1} colons; write key, label:key or label:key:channelA|channelB`)
+    const [label, secret, channels] = parts.length === 1 ? [`key-${i + 1}`, parts[0] as string, undefined] : [parts[0] as string, parts[1] as string, parts[2]]
+    if (!LABEL.test(label)) return E.left(`${variable}: entry ${i + 1}'s label must be 1–64 of A–Z a–z 0–9 _ . -`)
+    // The secret is never repeated in a message, not even in part.
+    if (!SECRET.test(secret)) return E.left(`${variable}: the key labelled ${label} must be 16–256 of A–Z a–z 0–9 . _ ~ + / = - (generate one with: openssl rand -hex 32)`)
+    if (channels === undefined) keys.push({ label, secret })
+    else {
+      const list = channels.split('|').map((c) => c.trim())
+      if (list.length === 0 || !list.every((c) => CHANNEL.test(c))) return E.left(`${variable}: the key labelled ${label} names channels that are not 1–32 of A–Z a–z 0–9 _ -`)
+      keys.push({ label, secret, channels: list })
+    }
+  }
+  return E.right(keys)
+}
+
+const keyList = new t.Type<ReadonlyArray<KeyEntry>, string, unknown>(
+  'a comma-separated list of keys, each key, label:key or label:key:channelA|channelB',
+  (u): u is ReadonlyArray<KeyEntry> => Array.isArray(u),
+  (u, c) => (typeof u === 'string' && E.isRight(parseKeys(u, '')) ? t.success((parseKeys(u, '') as E.Right<ReadonlyArray<KeyEntry>>).right) : t.failure(u, c)),
+  (keys) => keys.map((k) => `${k.label}:${k.secret}${k.channels === undefined ? '' : `:${k.channels.join('|')}`}`).join(','),
+)
+
+const UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000 }
+
+/** `off`, or a number of requests per a number of seconds, minutes or hours: `5/10s`, `600/60s`, `100/1m`. */
+const rateLimit = new t.Type<RateLimit | undefined, string, unknown>(
+  'off, or requests per time such as 5/10s, 600/1m or 1000/1h',
+  (u): u is RateLimit | undefined => u === undefined || (typeof u === 'object' && u !== null),
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c)
+    const text = u.trim().toLowerCase()
+    if (text === 'off' || text === '') return t.success(undefined)
+    const m = /^([0-9]{1,9})\s*\/\s*([0-9]{1,6})?\s*(s|m|h)$/.exec(text)
+    if (m === null) return t.failure(u, c)
+    const limit = Number(m[1])
+    const windowMs = Number(m[2] ?? '1') * (UNITS[m[3] as string] as number)
+    return limit >= 1 && windowMs >= 1000 ? t.success({ limit, windowMs }) : t.failure(u, c)
+  },
+  (a) => (a === undefined ? 'off' : `${a.limit}/${a.windowMs / 1000}s`),
+)
+
+/** How many proxies in front of the server to believe in X-Forwarded-For: none by default. */
+const trustProxy = new t.Type<number, string, unknown>(
+  'false, true (one proxy) or the number of proxies in front of the server, 0 to 10',
+  (u): u is number => typeof u === 'number',
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c)
+    const text = u.trim().toLowerCase()
+    if (text === 'false' || text === '0' || text === '') return t.success(0)
+    if (text === 'true') return t.success(1)
+    return /^[0-9]{1,2}$/.test(text) && Number(text) <= 10 ? t.success(Number(text)) : t.failure(u, c)
+  },
+  String,
+)
+
+const wordList = new t.Type<ReadonlyArray<string>, string, unknown>(
+  'a comma-separated list of words',
+  (u): u is ReadonlyArray<string> => Array.isArray(u),
+  (u, c) => (typeof u === 'string' ? t.success(splitWords(u)) : t.failure(u, c)),
+  (words) => words.join(','),
+)
+
+const splitWords = (text: string): ReadonlyArray<string> =>
+  text
+    .split(/[\n,]/)
+    .map((w) => w.trim())
+    .filter((w) => w !== '' && !w.startsWith('#'))
+
+const anyText = new t.Type<string | undefined, string, unknown>(
+  'a value',
+  (u): u is string | undefined => u === undefined || typeof u === 'string',
+  (u, c) => (typeof u === 'string' ? t.success(u.trim() === '' ? undefined : u.trim()) : t.failure(u, c)),
+  (a) => a ?? '',
+)
+
 /** The stores the composition root can build. */
 export const STORES = ['memory'] as const
 export type StoreName = (typeof STORES)[number]
@@ -73,6 +167,17 @@ const VARIABLES = {
   MAX_STREAMS: integerIn(1, 1_000_000),
   MAX_STREAMS_PER_ADDRESS: integerIn(1, 1_000_000),
   STREAM_HEARTBEAT_SECONDS: integerIn(1, 3600),
+  API_KEYS: keyList,
+  API_KEYS_FILE: anyText,
+  ADMIN_KEYS: keyList,
+  ADMIN_KEYS_FILE: anyText,
+  STREAM_TOKEN_SECRET: anyText,
+  STREAM_TOKEN_SECONDS: integerIn(10, 86_400),
+  PLAYER_RATE_LIMIT: rateLimit,
+  CLIENT_RATE_LIMIT: rateLimit,
+  TRUST_PROXY: trustProxy,
+  BLOCKED_WORDS: wordList,
+  BLOCKED_WORDS_FILE: anyText,
 } as const
 
 export const DEFAULTS = {
@@ -105,12 +210,36 @@ export const DEFAULTS = {
    * a healthy stream stays active through its heartbeats, a reader that stopped reading does not.
    */
   STREAM_HEARTBEAT_SECONDS: 15,
+  /** Keys that may read and send (scopes read, send); none: the server is open, as the original was. */
+  API_KEYS: [] as ReadonlyArray<KeyEntry>,
+  API_KEYS_FILE: undefined,
+  /** Keys that may do everything, clearing included (scope admin). */
+  ADMIN_KEYS: [] as ReadonlyArray<KeyEntry>,
+  ADMIN_KEYS_FILE: undefined,
+  /** Signs the short-lived read tokens of event streams; a random one per process when unset. */
+  STREAM_TOKEN_SECRET: undefined,
+  /** How long a stream token stays good. */
+  STREAM_TOKEN_SECONDS: 600,
+  /** Sends per player (user_id, else the name in any case); off by default, as the original had no limits. */
+  PLAYER_RATE_LIMIT: undefined,
+  /** Requests per client (its API key, else its address); off by default. */
+  CLIENT_RATE_LIMIT: undefined,
+  /** Proxies in front of the server whose X-Forwarded-For is believed; none by default. */
+  TRUST_PROXY: 0,
+  /** Words no message may contain (see the content policy). */
+  BLOCKED_WORDS: [] as ReadonlyArray<string>,
+  BLOCKED_WORDS_FILE: undefined,
 } as const satisfies { [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
 
 export type Config = { readonly [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
 
+/** Reads a file named by a *_FILE variable. */
+export type FileReader = (path: string) => string
+
+const readUtf8: FileReader = (path) => readFileSync(path, 'utf8')
+
 /** Every problem at once, each naming its variable, so one restart fixes them all. */
-export const readConfig = (env: NodeJS.ProcessEnv): E.Either<ReadonlyArray<string>, Config> => {
+export const readConfig = (env: NodeJS.ProcessEnv, readFile: FileReader = readUtf8): E.Either<ReadonlyArray<string>, Config> => {
   const problems: string[] = []
   const config: Record<string, unknown> = {}
   for (const [name, codec] of Object.entries(VARIABLES) as Array<[keyof Config, t.Type<unknown, unknown, unknown>]>) {
@@ -119,12 +248,49 @@ export const readConfig = (env: NodeJS.ProcessEnv): E.Either<ReadonlyArray<strin
       config[name] = DEFAULTS[name]
       continue
     }
+    // Secrets are never repeated in a message, not even in part: their problems are said without the value.
+    if (name === 'API_KEYS' || name === 'ADMIN_KEYS') {
+      const keys = parseKeys(raw, name)
+      if (E.isLeft(keys)) problems.push(keys.left)
+      else config[name] = keys.right
+      continue
+    }
+    if (name === 'STREAM_TOKEN_SECRET') {
+      if (raw.trim() !== '' && raw.trim().length < 32) problems.push(`${name} must be at least 32 characters (generate one with: openssl rand -hex 32); the value given is not shown`)
+      else config[name] = raw.trim() === '' ? undefined : raw.trim()
+      continue
+    }
     const decoded = codec.decode(raw)
     if (E.isLeft(decoded)) problems.push(`${name} must be ${codec.name}, got ${JSON.stringify(raw)}`)
     else config[name] = decoded.right
   }
+  if (problems.length === 0) problems.push(...fromFiles(config as Record<keyof Config, unknown>, readFile))
   if (problems.length === 0) problems.push(...crossProblems(config as Config))
   return problems.length > 0 ? E.left(problems) : E.right(config as Config)
+}
+
+/** The lists named by *_FILE variables, added to their variable's own; a file that cannot be read names its variable. */
+const fromFiles = (config: Record<keyof Config, unknown>, readFile: FileReader): string[] => {
+  const problems: string[] = []
+  const read = (variable: string, path: unknown): string | undefined => {
+    if (typeof path !== 'string') return undefined
+    try {
+      return readFile(path)
+    } catch (err) {
+      problems.push(`${variable} must name a readable file, got ${JSON.stringify(path)} (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+      return undefined
+    }
+  }
+  for (const [list, file] of [['API_KEYS', 'API_KEYS_FILE'], ['ADMIN_KEYS', 'ADMIN_KEYS_FILE']] as const) {
+    const text = read(file, config[file])
+    if (text === undefined) continue
+    const keys = parseKeys(text, file)
+    if (E.isLeft(keys)) problems.push(keys.left)
+    else config[list] = [...(config[list] as ReadonlyArray<KeyEntry>), ...keys.right]
+  }
+  const words = read('BLOCKED_WORDS_FILE', config.BLOCKED_WORDS_FILE)
+  if (words !== undefined) config.BLOCKED_WORDS = [...(config.BLOCKED_WORDS as ReadonlyArray<string>), ...splitWords(words)]
+  return problems
 }
 
 /** Rules between variables, checked once each is valid on its own. */
@@ -138,6 +304,15 @@ const crossProblems = (config: Config): string[] => {
     problems.push(
       `HEADERS_TIMEOUT_SECONDS must be at most REQUEST_TIMEOUT_SECONDS (${config.REQUEST_TIMEOUT_SECONDS}), got ${config.HEADERS_TIMEOUT_SECONDS}: the headers are part of the request`,
     )
+  const keys = [...config.API_KEYS.map((k) => ['API_KEYS', k] as const), ...config.ADMIN_KEYS.map((k) => ['ADMIN_KEYS', k] as const)]
+  const labels = new Set<string>()
+  const secrets = new Set<string>()
+  for (const [variable, key] of keys) {
+    if (labels.has(key.label)) problems.push(`${variable}: the label ${key.label} is used for two keys; labels name keys in logs, so each must be its own`)
+    if (secrets.has(key.secret)) problems.push(`${variable}: the key labelled ${key.label} is configured twice`)
+    labels.add(key.label)
+    secrets.add(key.secret)
+  }
   if (config.MAX_STREAMS_PER_ADDRESS > config.MAX_STREAMS)
     problems.push(`MAX_STREAMS_PER_ADDRESS must be at most MAX_STREAMS (${config.MAX_STREAMS}), got ${config.MAX_STREAMS_PER_ADDRESS}`)
   return problems

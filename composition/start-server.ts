@@ -1,11 +1,13 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { appOf, bodyLimitFor, createHttp, type AppDeps, type Http, type Logger } from '../adapters/http/app'
+import { ADMIN_SCOPES, createAuth, PLAIN_SCOPES, type KeyConfig } from '../adapters/http/auth'
 import { createGuardedServer, type ServerTimeouts } from '../adapters/http/node-server'
 import { createMemoryIdempotencyKeys } from '../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore } from '../adapters/memory/memory-message-store'
 import { systemClock, systemTimer } from '../adapters/system/timer'
 import { autoReplyFromTemplate } from '../domain/auto-reply'
+import { defaultContentPolicy } from '../domain/content-policy'
 import type { IdempotencyKeys } from '../domain/idempotency'
 import type { MessageFeed, MessageRepository } from '../domain/message-repository'
 import type { Config } from './config'
@@ -87,9 +89,35 @@ export const httpDeps = (config: Config, ports: Ports, shutdown: AbortSignal, lo
   maxStreamsPerAddress: config.MAX_STREAMS_PER_ADDRESS,
   heartbeatMs: config.STREAM_HEARTBEAT_SECONDS * 1000,
   idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
+  contentPolicy: defaultContentPolicy({ blockedWords: config.BLOCKED_WORDS }),
+  trustProxy: config.TRUST_PROXY,
+  auth: createAuth({
+    keys: keysOf(config),
+    tokenSeconds: config.STREAM_TOKEN_SECONDS,
+    ...(config.STREAM_TOKEN_SECRET === undefined ? {} : { tokenSecret: config.STREAM_TOKEN_SECRET }),
+  }),
   shutdown,
   log,
 })
+
+/** The configured keys with their scopes: plain keys read and send, admin keys do everything. */
+const keysOf = (config: Config): ReadonlyArray<KeyConfig> => [
+  ...config.API_KEYS.map((k) => ({ ...k, scopes: PLAIN_SCOPES })),
+  ...config.ADMIN_KEYS.map((k) => ({ ...k, scopes: ADMIN_SCOPES })),
+]
+
+/** What an operator must hear at start-up: a server open to anyone who knows its address. */
+export const startupWarnings = (config: Config): ReadonlyArray<string> => {
+  const warnings: string[] = []
+  if (config.API_KEYS.length === 0 && config.ADMIN_KEYS.length === 0)
+    warnings.push(
+      'WARNING: no API_KEYS or ADMIN_KEYS are set: anyone who can reach this server may read every message, send as anyone and clear the history ' +
+        '(web pages on other sites may not change anything). Set API_KEYS (read and send) and ADMIN_KEYS (and clear) before exposing it.',
+    )
+  if (config.API_KEYS.length === 0 && config.ADMIN_KEYS.length === 0 && config.PLAYER_RATE_LIMIT === undefined && config.CLIENT_RATE_LIMIT === undefined)
+    warnings.push('WARNING: neither PLAYER_RATE_LIMIT nor CLIENT_RATE_LIMIT is set: one client or player may send as fast as it likes.')
+  return warnings
+}
 
 /** Builds the ports and the HTTP adapter from a decoded configuration and starts listening. */
 export const startServer = async (config: Config, options: StartOptions = {}): Promise<RunningServer> => {

@@ -17,6 +17,7 @@ const els = {
   message: $('message'),
   messageLength: $('message-length'),
   channel: $('channel'),
+  apiKey: $('api-key'),
   send: $('send'),
   sendError: $('send-error'),
   refresh: $('refresh'),
@@ -44,8 +45,13 @@ const state = {
 
 // ---- talking to the server -------------------------------------------------
 
+// The key is kept for this tab only (sessionStorage) and sent in a header, never in a URL.
+const KEY_STORAGE = 'roblox-messaging-server.api-key'
+const apiKey = () => els.apiKey.value.trim()
+const keyHeaders = () => (apiKey() ? { 'X-Api-Key': apiKey() } : {})
+
 const api = async (path, options = {}) => {
-  const response = await fetch(path, { ...options, headers: { Accept: 'application/json', ...(options.headers || {}) } })
+  const response = await fetch(path, { ...options, headers: { Accept: 'application/json', ...keyHeaders(), ...(options.headers || {}) } })
   let body = null
   try {
     body = await response.json()
@@ -203,11 +209,23 @@ const setConnection = (live) => {
   els.connection.classList.toggle('live', live)
 }
 
-const openStream = () => {
+// EventSource cannot send a header: with a key, the stream is opened with a short-lived read token asked for first.
+const openStream = async () => {
   if (state.stream) state.stream.close()
   state.stream = null
   if (typeof EventSource !== 'function') return setConnection(false)
-  const stream = new EventSource(streamPath(state.view, state.nextAfter))
+  let path = streamPath(state.view, state.nextAfter)
+  if (apiKey()) {
+    try {
+      const { token } = await api('/api/token', { method: 'POST' })
+      path += `&token=${encodeURIComponent(token)}`
+    } catch {
+      state.streamFailedAt = Date.now()
+      return setConnection(false)
+    }
+  }
+  if (state.stream) return
+  const stream = new EventSource(path)
   state.stream = stream
   stream.onopen = () => setConnection(true)
   stream.onerror = () => {
@@ -250,6 +268,21 @@ const reloadWithFilters = () => {
 }
 
 // ---- actions ---------------------------------------------------------------------
+
+try {
+  els.apiKey.value = sessionStorage.getItem(KEY_STORAGE) || ''
+} catch {
+  // Storage refused (a private window's policy): the key lives in the field only.
+}
+els.apiKey.addEventListener('change', () => {
+  try {
+    if (apiKey()) sessionStorage.setItem(KEY_STORAGE, apiKey())
+    else sessionStorage.removeItem(KEY_STORAGE)
+  } catch {
+    // As above.
+  }
+  reloadWithFilters()
+})
 
 els.sendForm.addEventListener('submit', async (event) => {
   event.preventDefault()

@@ -12,7 +12,9 @@ import { sendMessage } from '../../application/send-message'
 import { shareReads } from '../../application/shared-reads'
 import type { AutoReply } from '../../domain/auto-reply'
 import type { Clock, Timer } from '../../domain/clock'
+import type { ContentPolicy } from '../../domain/content-policy'
 import type { IdempotencyKeys } from '../../domain/idempotency'
+import { DEFAULT_CHANNEL } from '../../domain/message'
 import type { MessageFeed, MessageRepository } from '../../domain/message-repository'
 import {
   CORS_ALLOW_HEADERS,
@@ -25,6 +27,8 @@ import {
   type Cors,
   type Logger,
 } from './answers'
+import { clientAddress } from './client-address'
+import { createAuth, crossSiteOrigin, mayAct, mayUseChannel, type Auth, type Identity, type Scope } from './auth'
 import { ClearQuery, decode, LastEventId, listParamsCodec, StreamQuery } from './codecs'
 import { eventStreams } from './event-stream'
 import { discardRest } from './json-body'
@@ -72,6 +76,12 @@ export type AppDeps = {
   readonly log?: Logger
   /** The browser tester's folder; `web/` beside the package by default. */
   readonly webRoot?: string
+  /** Judges each message before it is stored (422 on a refusal); none by default: everything valid is stored. */
+  readonly contentPolicy?: ContentPolicy
+  /** Who may do what (see auth.ts); open to everyone, as the original server was, by default. */
+  readonly auth?: Auth
+  /** How many proxies in front of the server to believe in X-Forwarded-For, for limits per address; none by default. */
+  readonly trustProxy?: number
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024
@@ -95,14 +105,16 @@ export type Http = {
   readonly openStreams: () => number
 }
 
-/** What one route does for a request: its query string as sent, and the path's parameter (a player's name) decoded. */
-type Handler = (req: IncomingMessage, res: ServerResponse, query: string, param: string | undefined) => void | Promise<void>
+/** A request as the door hands it to a route: its query string as sent, the path's parameter (a player's name) decoded, and who is asking. */
+export type Call = { readonly query: string; readonly param: string | undefined; readonly identity: Identity }
+
+type Handler = (req: IncomingMessage, res: ServerResponse, call: Call) => void | Promise<void>
 
 type Method = 'GET' | 'POST'
 
 type Route = {
   readonly path: string
-  readonly methods: Readonly<Partial<Record<Method, { readonly handle: Handler; readonly description: string }>>>
+  readonly methods: Readonly<Partial<Record<Method, { readonly handle: Handler; readonly description: string; readonly scope?: Scope }>>>
   /** The one route that reads a request body; every other body is thrown away, up to a bound. */
   readonly readsBody?: boolean
 }
@@ -141,6 +153,13 @@ export const createHttp = (deps: AppDeps): Http => {
   const answers = createAnswers({ cors, shutdown: deps.shutdown, log })
   const { json, refuse, fail } = answers
   const wire = createWire()
+  const auth = deps.auth ?? createAuth({ keys: [] })
+  /** Refuses (and answers true) when the caller may not act in the channel. */
+  const refusedChannel = (req: IncomingMessage, res: ServerResponse, identity: Identity, channel: string): boolean => {
+    if (mayUseChannel(identity, channel)) return false
+    refuse(req, res, { _tag: 'Forbidden', reason: `the key ${labelOf(identity)} may not use the channel ${channel}` })
+    return true
+  }
   // Readers who ask the same at once share one read and one page (and so one JSON text): one message waking 5,000 polls costs one read.
   const store = shareReads({
     append: deps.messages.append,
@@ -152,9 +171,10 @@ export const createHttp = (deps: AppDeps): Http => {
   const reading = { messages: store, feed: store, timer: deps.timer }
 
   const send = sendHandler({
+    refusedChannel,
     send: sendIdempotently({
       keys: deps.idempotencyKeys,
-      send: sendMessage({ messages: store, clock: deps.clock, autoReply: deps.autoReply, maxMessageLength: deps.maxMessageLength }),
+      send: sendMessage({ messages: store, clock: deps.clock, autoReply: deps.autoReply, maxMessageLength: deps.maxMessageLength, policy: deps.contentPolicy }),
     }),
     bodyLimit,
     answers,
@@ -173,6 +193,7 @@ export const createHttp = (deps: AppDeps): Http => {
   const streams = eventStreams({
     cors,
     wire,
+    addressOf: (req) => clientAddress(req, deps.trustProxy ?? 0),
     heartbeatMs: deps.heartbeatMs,
     idleMs,
     maxOpen: deps.maxStreams,
@@ -189,16 +210,31 @@ export const createHttp = (deps: AppDeps): Http => {
   const routes: ReadonlyArray<Route> = [
     { path: '/api', methods: { GET: { description: 'Server status and this list', handle: (req, res) => json(req, res, 200, status) } } },
     {
+      path: '/api/token',
+      methods: {
+        POST: {
+          description: 'A short-lived read token for /api/stream?token= (EventSource cannot send a key), for a key that may read',
+          scope: 'read',
+          handle: (req, res, { identity }) => {
+            if (identity._tag !== 'Key') return refuse(req, res, { _tag: 'InvalidRequest', error: 'this server has no API keys: its stream needs no token' })
+            const { token, expiresIn } = auth.issueToken(identity.key)
+            json(req, res, 200, JSON.stringify({ success: true, token, expires_in: expiresIn }))
+          },
+        },
+      },
+    },
+    {
       path: '/api/send',
       readsBody: true,
-      methods: { POST: { description: 'Send a message: JSON { player_name, message, channel?, user_id? }', handle: send } },
+      methods: { POST: { description: 'Send a message: JSON { player_name, message, channel?, user_id? }', scope: 'send', handle: send } },
     },
     {
       path: '/api/messages',
       methods: {
         GET: {
           description: 'List messages: ?limit, ?since, ?after, ?epoch, ?wait, ?channel',
-          handle: (req, res, query) => pages.channel(req, res, parseQuery(query)),
+          scope: 'read',
+          handle: (req, res, { query, identity }) => pages.channel(req, res, parseQuery(query), identity),
         },
       },
     },
@@ -207,7 +243,8 @@ export const createHttp = (deps: AppDeps): Http => {
       methods: {
         GET: {
           description: "List one player's messages: same parameters",
-          handle: (req, res, query, player) => pages.player(req, res, parseQuery(query), player ?? ''),
+          scope: 'read',
+          handle: (req, res, { query, param, identity }) => pages.player(req, res, parseQuery(query), param ?? '', identity),
         },
       },
     },
@@ -215,10 +252,12 @@ export const createHttp = (deps: AppDeps): Http => {
       path: '/api/stream',
       methods: {
         GET: {
-          description: 'Server-Sent Events: stored messages after ?after (or Last-Event-ID), then each new one; ?channel, ?player',
-          handle: (req, res, query) => {
+          description: 'Server-Sent Events: stored messages after ?after (or Last-Event-ID), then each new one; ?channel, ?player, ?token',
+          scope: 'read',
+          handle: (req, res, { query, identity }) => {
             const asked = decodeStreamQuery(parseQuery(query))
             if (E.isLeft(asked)) return refuse(req, res, { _tag: 'InvalidRequest', error: asked.left })
+            if (refusedChannel(req, res, identity, asked.right.channel ?? DEFAULT_CHANNEL)) return
             const lastEventId = req.headers['last-event-id']
             const resumeFrom = lastEventId === undefined || lastEventId === '' ? E.right(undefined) : decodeLastEventId(lastEventId)
             if (E.isLeft(resumeFrom))
@@ -238,10 +277,14 @@ export const createHttp = (deps: AppDeps): Http => {
       methods: {
         GET: {
           description: 'Channels with their message counts and newest ids',
-          handle: async (req, res) => {
+          scope: 'read',
+          handle: async (req, res, { identity }) => {
             const result = await channels()()
             if (E.isLeft(result)) return refuse(req, res, result.left)
-            const list = result.right.map((c) => ({ channel: c.channel, count: c.count, newest_id: c.newestId ?? null }))
+            // A key limited to channels sees only those.
+            const list = result.right
+              .filter((c) => mayUseChannel(identity, c.channel))
+              .map((c) => ({ channel: c.channel, count: c.count, newest_id: c.newestId ?? null }))
             json(req, res, 200, JSON.stringify({ success: true, count: list.length, channels: list }))
           },
         },
@@ -252,9 +295,13 @@ export const createHttp = (deps: AppDeps): Http => {
       methods: {
         POST: {
           description: 'Clear all messages, or one channel with ?channel',
-          handle: async (req, res, query) => {
+          scope: 'admin',
+          handle: async (req, res, { query, identity }) => {
             const asked = decodeClearQuery(parseQuery(query))
             if (E.isLeft(asked)) return refuse(req, res, { _tag: 'InvalidRequest', error: asked.left })
+            if (asked.right.channel === undefined && identity._tag === 'Key' && identity.key.channels !== undefined)
+              return refuse(req, res, { _tag: 'Forbidden', reason: `the key ${identity.key.label} is limited to some channels: clear them one at a time with ?channel` })
+            if (asked.right.channel !== undefined && refusedChannel(req, res, identity, asked.right.channel)) return
             const cleared = await clear(asked.right)()
             if (E.isLeft(cleared)) return refuse(req, res, cleared.left)
             const message = cleared.right._tag === 'All' ? 'All messages cleared' : `All messages in channel ${cleared.right.channel} cleared`
@@ -315,9 +362,9 @@ export const createHttp = (deps: AppDeps): Http => {
   }
 
   /** Runs a handler, turning what it throws or rejects with into the one 500 answer. */
-  const run = (handle: Handler, req: IncomingMessage, res: ServerResponse, query: string, param: string | undefined): void => {
+  const run = (handle: Handler, req: IncomingMessage, res: ServerResponse, call: Call): void => {
     try {
-      const done = handle(req, res, query, param)
+      const done = handle(req, res, call)
       if (done !== undefined) done.then(undefined, (thrown: unknown) => failed(req, res, thrown))
     } catch (thrown) {
       failed(req, res, thrown)
@@ -338,7 +385,7 @@ export const createHttp = (deps: AppDeps): Http => {
     const method = req.method ?? 'GET'
     if (req.headers.host === undefined && req.httpVersionMinor === 1) return refuseAtDoor(req, res, { _tag: 'MissingHost' })
     if (!API_PATH.test(path)) {
-      if (method === 'GET' || method === 'HEAD') return run(files, req, res, '', undefined)
+      if (method === 'GET' || method === 'HEAD') return run(files, req, res, NO_CALL)
       return refuseAtDoor(req, res, { _tag: 'MethodNotAllowed', method, path, allow: ['GET', 'HEAD'] })
     }
     if (path.includes('%') && !decodablePath(path)) return refuseAtDoor(req, res, { _tag: 'InvalidRequest', error: BAD_PATH })
@@ -357,11 +404,44 @@ export const createHttp = (deps: AppDeps): Http => {
     }
     const handler = route.methods[(method === 'HEAD' ? 'GET' : method) as Method]
     if (handler === undefined) return refuseAtDoor(req, res, { _tag: 'MethodNotAllowed', method, path, allow: allowOf(route) })
+    const query = mark === -1 ? '' : url.slice(mark + 1)
+    // Who is asking, and whether they may: one place for every route. Only the stream takes a token, as EventSource cannot send a key.
+    const identity = auth.identify(req, route.path === STREAM_PATH ? tokenIn(query) : undefined)
+    const refusal = refusalFor(identity, handler.scope, method, req)
+    if (refusal !== undefined) return refuseAtDoor(req, res, refusal)
     if (route.readsBody !== true) discardRest(req)
-    run(handler.handle, req, res, mark === -1 ? '' : url.slice(mark + 1), param)
+    run(handler.handle, req, res, { query, param, identity })
+  }
+
+  /** Why the identity may not make this request, if it may not. */
+  const refusalFor = (identity: Identity, scope: Scope | undefined, method: string, req: IncomingMessage): Parameters<Answers['refuse']>[2] | undefined => {
+    if (scope === undefined) return undefined
+    if (identity._tag === 'Anonymous') return { _tag: 'Unauthorized', presented: false, reason: 'this server needs an API key' }
+    if (identity._tag === 'Unknown') return { _tag: 'Unauthorized', presented: true, reason: identity.reason }
+    if (!mayAct(identity, scope)) return { _tag: 'Forbidden', reason: `the key ${labelOf(identity)} may not ${SCOPE_VERBS[scope]}` }
+    if (identity._tag === 'Open' && method === 'POST') {
+      const origin = crossSiteOrigin(req, deps.corsOrigins, scope !== 'admin')
+      if (origin !== undefined) return { _tag: 'CrossSite', origin }
+    }
+    return undefined
   }
 
   return { listener, heldPolls: pages.held, openStreams: streams.openCount }
+}
+
+const STREAM_PATH = '/api/stream'
+
+const NO_CALL: Call = { query: '', param: undefined, identity: { _tag: 'Open' } }
+
+const SCOPE_VERBS: Readonly<Record<Scope, string>> = { read: 'read messages', send: 'send messages', admin: 'clear messages (an admin key may)' }
+
+const labelOf = (identity: Identity): string => (identity._tag === 'Key' ? identity.key.label : '(none)')
+
+/** The `token` parameter of a query string, without parsing the rest: only the stream's door looks at it. */
+const tokenIn = (query: string): string | undefined => {
+  if (!query.includes('token=')) return undefined
+  const value = parseQuery(query).token
+  return typeof value === 'string' && value !== '' ? value : undefined
 }
 
 /** The request listener for `http.createServer` (see also `createGuardedServer`). */

@@ -47,6 +47,8 @@ export type EventStreamLimits = {
   /** Streams open at once, in total and from one client address. */
   readonly maxOpen?: number
   readonly maxPerAddress?: number
+  /** The address a stream counts against (see client-address.ts); the connection's peer by default. */
+  readonly addressOf?: (req: IncomingMessage) => string
   /** What all streams together may have queued; QUEUED_BYTES_BUDGET by default. */
   readonly queuedBytesBudget?: number
   readonly shutdown?: AbortSignal
@@ -69,8 +71,6 @@ const headersFor = (cors: Cors, req: IncomingMessage): string[] => {
   return headers
 }
 
-/** The address a stream is counted against: the peer of its connection. */
-const addressOf = (res: ServerResponse): string => res.req.socket.remoteAddress ?? 'unknown'
 
 /**
  * Server-Sent Events. One heartbeat timer serves every open stream, so a
@@ -167,7 +167,7 @@ export const eventStreams = (limits: EventStreamLimits) => {
   /** Counts the stream against its address until its connection closes; undefined when a limit refuses it. */
   const admit = (res: ServerResponse): Refusal | undefined => {
     if (limits.shutdown?.aborted) return { _tag: 'ShuttingDown' }
-    const address = addressOf(res)
+    const address = limits.addressOf === undefined ? (res.req.socket.remoteAddress ?? 'unknown') : limits.addressOf(res.req)
     const fromAddress = perAddress.get(address) ?? 0
     if (fromAddress >= maxPerAddress) return { _tag: 'TooManyStreamsFromAddress', max: maxPerAddress }
     if (admitted >= maxOpen) return { _tag: 'TooManyStreams', max: maxOpen }

@@ -5,7 +5,9 @@ import type { ListByPlayerError, ListByPlayerInput, PlayerPage } from '../../app
 import type { ListError, ListInput } from '../../application/list-messages'
 import type { Wait } from '../../application/read-page'
 import type { Page } from '../../domain/message-repository'
+import { DEFAULT_CHANNEL } from '../../domain/message'
 import type { Answers } from './answers'
+import { mayUseChannel, type Identity } from './auth'
 import type { ListParams } from './codecs'
 import type { Wire } from './wire'
 
@@ -40,9 +42,9 @@ export type ListsDeps = {
 
 export type Lists = {
   /** GET or HEAD /api/messages with its parsed query. HEAD never waits. */
-  readonly channel: (req: IncomingMessage, res: ServerResponse, query: unknown) => Promise<void>
+  readonly channel: (req: IncomingMessage, res: ServerResponse, query: unknown, identity: Identity) => Promise<void>
   /** GET or HEAD /api/messages/<player>, the name already percent-decoded. */
-  readonly player: (req: IncomingMessage, res: ServerResponse, query: unknown, player: string) => Promise<void>
+  readonly player: (req: IncomingMessage, res: ServerResponse, query: unknown, player: string, identity: Identity) => Promise<void>
   /** How many polls are held now. */
   readonly held: () => number
 }
@@ -63,10 +65,13 @@ export const lists = (deps: ListsDeps): Lists => {
   )
 
   /** The list input the query asks for, with a wait when it is a long poll; undefined when refused (and answered). */
-  const inputOf = (req: IncomingMessage, res: ServerResponse, raw: unknown): { input: ListInput; waitMs: number | undefined } | undefined => {
+  const inputOf = (req: IncomingMessage, res: ServerResponse, raw: unknown, identity: Identity): { input: ListInput; waitMs: number | undefined } | undefined => {
     const query = deps.decodeParams(raw)
     if (E.isLeft(query)) return void refuse(req, res, { _tag: 'InvalidRequest', error: query.left })
     const q = query.right
+    const channel = q.channel ?? DEFAULT_CHANNEL
+    if (!mayUseChannel(identity, channel))
+      return void refuse(req, res, { _tag: 'Forbidden', reason: `the key ${identity._tag === 'Key' ? identity.key.label : ''} may not use the channel ${channel}` })
     if (q.wait !== undefined && q.after === undefined) return void refuse(req, res, { _tag: 'InvalidRequest', error: WAIT_NEEDS_CURSOR })
     // Built field by field, the same shape for every request: thousands are built at once.
     const input: ListInput = {
@@ -119,14 +124,14 @@ export const lists = (deps: ListsDeps): Lists => {
   }
 
   return {
-    channel: (req, res, query) => {
-      const asked = inputOf(req, res, query)
+    channel: (req, res, query, identity) => {
+      const asked = inputOf(req, res, query, identity)
       if (asked === undefined) return Promise.resolve()
       if (asked.waitMs === undefined) return readChannel(req, res, asked.input)
       return hold(req, res, asked.input, asked.waitMs, (input) => readChannel(req, res, input))
     },
-    player: (req, res, query, player) => {
-      const asked = inputOf(req, res, query)
+    player: (req, res, query, player, identity) => {
+      const asked = inputOf(req, res, query, identity)
       if (asked === undefined) return Promise.resolve()
       if (asked.waitMs === undefined) return readPlayer(req, res, asked.input, player)
       return hold(req, res, asked.input, asked.waitMs, (input) => readPlayer(req, res, input, player))

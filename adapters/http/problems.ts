@@ -1,10 +1,11 @@
 import { absurd } from 'fp-ts/function'
 import { SERVER_NAME, type InvalidField } from '../../domain/message'
 import type { ChannelLimitReached, StoreUnavailable } from '../../domain/message-repository'
+import type { PolicyRefusal } from '../../domain/content-policy'
 import type { IdempotencyError } from '../../application/send-idempotently'
 
 /** Every error a use case can return. */
-export type UseCaseError = InvalidField | StoreUnavailable | ChannelLimitReached | IdempotencyError
+export type UseCaseError = InvalidField | PolicyRefusal | StoreUnavailable | ChannelLimitReached | IdempotencyError
 
 /** Refusals of the HTTP edge itself: requests no use case is asked about, and limits that protect the process. */
 export type EdgeRefusal =
@@ -14,6 +15,12 @@ export type EdgeRefusal =
   | { readonly _tag: 'NotFound'; readonly method: string; readonly path: string }
   | { readonly _tag: 'MethodNotAllowed'; readonly method: string; readonly path: string; readonly allow: ReadonlyArray<string> }
   | { readonly _tag: 'OriginNotAllowed'; readonly origin: string }
+  /** No key presented where one is needed (`presented: false`), or one this server does not know. */
+  | { readonly _tag: 'Unauthorized'; readonly presented: boolean; readonly reason: string }
+  /** A key without the scope or the channel the request needs. */
+  | { readonly _tag: 'Forbidden'; readonly reason: string }
+  /** A web page on another site changing state on a server without keys. */
+  | { readonly _tag: 'CrossSite'; readonly origin: string }
   | { readonly _tag: 'UnsupportedMediaType'; readonly error: string }
   | { readonly _tag: 'BodyTooLarge'; readonly limit: number }
   | { readonly _tag: 'ExpectationFailed'; readonly expect: string }
@@ -36,6 +43,8 @@ export type Problem = {
   /** Whether the operator must hear of it: the store failing, a bug. A client's mistake, a limit or a shutdown is not. */
   readonly logged?: boolean
 }
+
+const REALM = 'roblox-messaging-server'
 
 const retryAfter = (seconds: number): ReadonlyArray<string> => ['Retry-After', String(seconds)]
 
@@ -82,6 +91,9 @@ export const problemOf = (refusal: Refusal): Problem => {
         status: 409,
         error: `channel: the server already holds messages in ${refusal.max} channels, the most it allows; use an existing channel or clear one`,
       }
+    case 'PolicyRefused':
+      // The rule's name only: never the words it looks for.
+      return { status: 422, error: `${refusal.field} was refused by the content policy (rule: ${refusal.rule})` }
     case 'IdempotencyKeyReused':
       return { status: 422, error: 'Idempotency-Key was already used for a different request; use a new key for a new message' }
     case 'IdempotencyKeyInProgress':
@@ -106,6 +118,19 @@ export const problemOf = (refusal: Refusal): Problem => {
       }
     case 'OriginNotAllowed':
       return { status: 403, error: `the origin ${JSON.stringify(refusal.origin)} may not call this API from a browser (CORS_ORIGINS)` }
+    case 'Unauthorized':
+      return {
+        status: 401,
+        error: `${refusal.reason}: send a key as Authorization: Bearer <key> or X-Api-Key: <key>`,
+        headers: ['WWW-Authenticate', refusal.presented ? `Bearer realm="${REALM}", error="invalid_token"` : `Bearer realm="${REALM}"`],
+      }
+    case 'Forbidden':
+      return { status: 403, error: refusal.reason }
+    case 'CrossSite':
+      return {
+        status: 403,
+        error: `a web page on another site (${refusal.origin}) may not change anything on this server; list its origin in CORS_ORIGINS, or configure API keys`,
+      }
     case 'UnsupportedMediaType':
       return { status: 415, error: refusal.error }
     case 'BodyTooLarge':
@@ -113,20 +138,7 @@ export const problemOf = (refusal: Refusal): Problem => {
     case 'ExpectationFailed':
       return { status: 417, error: `the Expect header ${JSON.stringify(refusal.expect)} is not supported; only 100-continue is` }
     case 'NotHttp':
-      switch (refusal.reason) {
-        case 'headers-too-large':
-          return { status: 431, error: 'the request headers are larger than the server accepts' }
-        case 'headers-timeout':
-          return { status: 408, error: 'the request headers were not received in time' }
-        case 'request-timeout':
-          return { status: 408, error: 'the request was not received in time' }
-        case 'cut-short':
-          return { status: 400, error: 'the connection ended before the request was complete' }
-        case 'malformed':
-          return { status: 400, error: 'the request is not valid HTTP/1.1' }
-        default:
-          return absurd(refusal.reason)
-      }
+      return notHttp(refusal.reason)
     case 'NotAProxy':
       return { status: 405, error: 'CONNECT is not supported: this is not a proxy', headers: ['Allow', 'GET, HEAD, POST, OPTIONS'] }
     case 'ShuttingDown':
@@ -153,6 +165,23 @@ export const problemOf = (refusal: Refusal): Problem => {
       return { status: 500, error: INTERNAL_ERROR, logged: true }
     default:
       return absurd(refusal)
+  }
+}
+
+const notHttp = (reason: Extract<EdgeRefusal, { _tag: 'NotHttp' }>['reason']): Problem => {
+  switch (reason) {
+    case 'headers-too-large':
+      return { status: 431, error: 'the request headers are larger than the server accepts' }
+    case 'headers-timeout':
+      return { status: 408, error: 'the request headers were not received in time' }
+    case 'request-timeout':
+      return { status: 408, error: 'the request was not received in time' }
+    case 'cut-short':
+      return { status: 400, error: 'the connection ended before the request was complete' }
+    case 'malformed':
+      return { status: 400, error: 'the request is not valid HTTP/1.1' }
+    default:
+      return absurd(reason)
   }
 }
 

@@ -5,7 +5,10 @@ import typeis from 'type-is'
 import type { Delivery, IdempotencyError } from '../../application/send-idempotently'
 import type { SendError, SendInput } from '../../application/send-message'
 import { IDEMPOTENCY_KEY_MAX_LENGTH } from '../../domain/idempotency'
+import { DEFAULT_CHANNEL } from '../../domain/message'
+import type { Call } from './app'
 import type { Answers } from './answers'
+import type { Identity } from './auth'
 import { decodeSendBody } from './codecs'
 import { discardRest, readJsonBody } from './json-body'
 import type { Wire } from './wire'
@@ -17,6 +20,8 @@ import type { Wire } from './wire'
  */
 
 export type SendDeps = {
+  /** Refuses (answering true) a caller who may not use the channel: the send's channel is known only once its body is read. */
+  readonly refusedChannel: (req: IncomingMessage, res: ServerResponse, identity: Identity, channel: string) => boolean
   readonly send: (input: SendInput, key: string | undefined) => TE.TaskEither<SendError | IdempotencyError, Delivery>
   /** The most bytes a (decompressed) body may hold. */
   readonly bodyLimit: number
@@ -55,7 +60,7 @@ const idempotencyKey = (req: IncomingMessage): E.Either<string, string | undefin
 export const sendHandler = (deps: SendDeps) => {
   const { json, refuse } = deps.answers
   const { freshMessageJson } = deps.wire
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, { identity }: Call): Promise<void> => {
     // type-is: null for a request without a body, false for another type; both are refused.
     if (!isJsonBody(req)) {
       discardRest(req)
@@ -70,6 +75,7 @@ export const sendHandler = (deps: SendDeps) => {
     if (E.isLeft(body)) return refuse(req, res, { _tag: 'InvalidRequest', error: body.left })
     const key = idempotencyKey(req)
     if (E.isLeft(key)) return refuse(req, res, { _tag: 'InvalidRequest', error: key.left })
+    if (deps.refusedChannel(req, res, identity, body.right.channel ?? DEFAULT_CHANNEL)) return
     const sent = await deps.send(
       { playerName: body.right.player_name, message: body.right.message, channel: body.right.channel, userId: body.right.user_id },
       key.right,

@@ -13,6 +13,9 @@
 --   * Ports: 80, 443 and 1024 up except 1194, judged on the URL the script wrote.
 --   * JSONEncode / JSONDecode as in json.lua; UrlEncode and GenerateGUID as Roblox formats them.
 --   * Methods must be called with ':'.
+--   * GetSecret(name) returns a Secret (from the experience's Secrets store; here, from the table the
+--     runner reads from ROBLOX_SECRETS) that a script cannot print or read, only extend with
+--     AddPrefix / AddSuffix and put into a request header; an unknown name raises.
 -- Where it differs, on purpose:
 --   * URLs are rewritten through a table (prefix -> replacement) before sending, so that a script written
 --     for "https://your-replit-url.repl.co" runs unchanged against a local http:// test server.
@@ -106,11 +109,38 @@ return function(config)
     return target
   end
 
+  -- A Secret's value, kept out of the script's reach: only a header unwraps it.
+  local secretValues = setmetatable({}, { __mode = "k" })
+  local SecretMeta = {}
+  SecretMeta.__index = SecretMeta
+  SecretMeta.__tostring = function() return "Secret" end
+  local function newSecret(value)
+    local secret = setmetatable({}, SecretMeta)
+    secretValues[secret] = value
+    return secret
+  end
+  function SecretMeta:AddPrefix(prefix)
+    if secretValues[self] == nil then fail("Expected ':' not '.' calling member function AddPrefix") end
+    return newSecret(tostring(prefix) .. secretValues[self])
+  end
+  function SecretMeta:AddSuffix(suffix)
+    if secretValues[self] == nil then fail("Expected ':' not '.' calling member function AddSuffix") end
+    return newSecret(secretValues[self] .. tostring(suffix))
+  end
+
+  function service:GetSecret(name)
+    if self ~= service then fail("Expected ':' not '.' calling member function GetSecret") end
+    local value = (config.secrets or {})[name]
+    if value == nil then fail("Can't find secret with given key") end
+    return newSecret(value)
+  end
+
   local function scriptHeaders(headers, allowContent)
     local out = {}
     if headers == nil then return out end
     if type(headers) ~= "table" then fail("Unable to cast " .. type(headers) .. " to Dictionary") end
     for name, value in pairs(headers) do
+      if secretValues[value] ~= nil then value = secretValues[value] end
       if type(name) ~= "string" or type(value) ~= "string" then
         fail("Header names and values must be strings")
       end

@@ -48,10 +48,16 @@ if not chunk then
 end
 
 local placeId = tonumber(os.getenv("ROBLOX_PLACE_ID") or "") or DEFAULT_PLACE_ID
+-- The experience's Secrets store: ROBLOX_SECRETS holds a JSON object of names and values.
+local secrets = {}
+local secretsJson = os.getenv("ROBLOX_SECRETS")
+if secretsJson and secretsJson ~= "" then secrets = require("json").decode(secretsJson) end
+
 setfenv(chunk, roblox.environment({
   rewrites = rewrites,
   placeId = placeId,
   httpEnabled = os.getenv("ROBLOX_HTTP_ENABLED") ~= "false",
+  secrets = secrets,
 }))
 
 local ok, failure = xpcall(chunk, debug.traceback)

@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import * as E from 'fp-ts/Either'
 import { DEFAULTS, readConfig, type Config } from '../../composition/config'
+import { startupWarnings } from '../../composition/start-server'
 
 /*
  * The environment is decoded once at start-up; every bad value is refused
@@ -144,5 +145,94 @@ describe('configuration from the environment', () => {
     const problems = problemsOf({ PORT: 'abc', MAX_MESSAGES: '0', CORS_ORIGINS: 'not-a-url', HOST: '127.0.0.1' })
     expect(problems).to.have.length(3)
     expect(problems.join('\n')).to.include('PORT').and.include('MAX_MESSAGES').and.include('CORS_ORIGINS').and.not.include('HOST')
+  })
+})
+
+describe('configuration: keys, limits and the content policy', () => {
+  const SECRET = 'abcdefghijklmnop0123456789'
+  const files = (contents: Record<string, string>) => (path: string): string => {
+    const text = contents[path]
+    if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' })
+    return text
+  }
+
+  it('reads keys as key, label:key and label:key:channelA|channelB, labelling bare keys by position', () => {
+    const config = configOf({ API_KEYS: `${SECRET}, game:${SECRET}x, bot:${SECRET}y:lobby|trade`, ADMIN_KEYS: `ops:${SECRET}z` })
+    expect(config.API_KEYS).to.deep.equal([
+      { label: 'key-1', secret: SECRET },
+      { label: 'game', secret: `${SECRET}x` },
+      { label: 'bot', secret: `${SECRET}y`, channels: ['lobby', 'trade'] },
+    ])
+    expect(config.ADMIN_KEYS).to.deep.equal([{ label: 'ops', secret: `${SECRET}z` }])
+  })
+
+  it('adds the keys of API_KEYS_FILE and ADMIN_KEYS_FILE, one per line, # for comments', () => {
+    const read = readConfig(
+      { API_KEYS: `game:${SECRET}`, API_KEYS_FILE: '/keys', ADMIN_KEYS_FILE: '/admin' },
+      files({ '/keys': `# the game servers\nbot:${SECRET}b\n\n`, '/admin': `ops:${SECRET}o\n` }),
+    )
+    if (E.isLeft(read)) throw new Error(read.left.join())
+    expect(read.right.API_KEYS.map((k) => k.label)).to.deep.equal(['game', 'bot'])
+    expect(read.right.ADMIN_KEYS.map((k) => k.label)).to.deep.equal(['ops'])
+  })
+
+  it('names the variable of a file it cannot read', () => {
+    const read = readConfig({ ADMIN_KEYS_FILE: '/missing', BLOCKED_WORDS_FILE: '/gone' }, files({}))
+    expect(E.isLeft(read) && read.left).to.deep.equal([
+      'ADMIN_KEYS_FILE must name a readable file, got "/missing" (ENOENT)',
+      'BLOCKED_WORDS_FILE must name a readable file, got "/gone" (ENOENT)',
+    ])
+  })
+
+  it('refuses weak, malformed, duplicated or doubly labelled keys without ever repeating a secret', () => {
+    // Each case with the secret it holds, which no message may repeat.
+    for (const [env, mentions, secret] of [
+      [{ API_KEYS: 'game:short-secret' }, /API_KEYS: the key labelled game must be 16–256/, 'short-secret'],
+      [{ API_KEYS: `a:b:c:${SECRET}` }, /API_KEYS: entry 1 has 3 colons/, SECRET],
+      [{ API_KEYS: `bad label:${SECRET}` }, /API_KEYS: entry 1's label/, SECRET],
+      [{ API_KEYS: `bot:${SECRET}:no spaces` }, /API_KEYS: the key labelled bot names channels/, SECRET],
+      [{ API_KEYS: `a:${SECRET}`, ADMIN_KEYS: `b:${SECRET}` }, /the key labelled b is configured twice/, SECRET],
+      [{ API_KEYS: `a:${SECRET}1,a:${SECRET}2` }, /the label a is used for two keys/, SECRET],
+      [{ STREAM_TOKEN_SECRET: 'too-short-a-secret' }, /STREAM_TOKEN_SECRET must be at least 32 characters/, 'too-short-a-secret'],
+    ] as const) {
+      const problems = problemsOf(env).join('\n')
+      expect(problems).to.match(mentions)
+      expect(problems).not.to.include(secret)
+    }
+  })
+
+  it('reads rate limits as requests per time, and off', () => {
+    expect(configOf({}).PLAYER_RATE_LIMIT).to.equal(undefined)
+    expect(configOf({ PLAYER_RATE_LIMIT: '5/10s' }).PLAYER_RATE_LIMIT).to.deep.equal({ limit: 5, windowMs: 10_000 })
+    expect(configOf({ CLIENT_RATE_LIMIT: '600/1m' }).CLIENT_RATE_LIMIT).to.deep.equal({ limit: 600, windowMs: 60_000 })
+    expect(configOf({ CLIENT_RATE_LIMIT: '1000 / h' }).CLIENT_RATE_LIMIT).to.deep.equal({ limit: 1000, windowMs: 3_600_000 })
+    expect(configOf({ CLIENT_RATE_LIMIT: 'OFF' }).CLIENT_RATE_LIMIT).to.equal(undefined)
+    for (const bad of ['5', '5/10', '0/10s', '5/0s', 'five/10s', '5/10d'])
+      expect(problemsOf({ PLAYER_RATE_LIMIT: bad })[0]).to.match(/^PLAYER_RATE_LIMIT must be off, or requests per time/)
+  })
+
+  it('reads TRUST_PROXY as how many proxies to believe', () => {
+    expect(configOf({}).TRUST_PROXY).to.equal(0)
+    expect(configOf({ TRUST_PROXY: 'true' }).TRUST_PROXY).to.equal(1)
+    expect(configOf({ TRUST_PROXY: '2' }).TRUST_PROXY).to.equal(2)
+    expect(problemsOf({ TRUST_PROXY: 'yes' })[0]).to.match(/^TRUST_PROXY must be/)
+  })
+
+  it('reads blocked words from BLOCKED_WORDS and BLOCKED_WORDS_FILE', () => {
+    const read = readConfig({ BLOCKED_WORDS: 'bad, worse', BLOCKED_WORDS_FILE: '/words' }, files({ '/words': '# more\nworst\n' }))
+    expect(E.isRight(read) && read.right.BLOCKED_WORDS).to.deep.equal(['bad', 'worse', 'worst'])
+  })
+})
+
+describe('configuration: the warnings at start-up', () => {
+  it('warns loudly of an open server, naming the variables that close it, and of no limits', () => {
+    const warnings = startupWarnings(configOf({})).join('\n')
+    expect(warnings).to.match(/WARNING: no API_KEYS or ADMIN_KEYS/)
+    expect(warnings).to.match(/PLAYER_RATE_LIMIT nor CLIENT_RATE_LIMIT/)
+  })
+
+  it('says nothing of keys once some are set, nor of limits once one is', () => {
+    expect(startupWarnings(configOf({ ADMIN_KEYS: 'ops:abcdefghijklmnop0123456789' }))).to.deep.equal([])
+    expect(startupWarnings(configOf({ PLAYER_RATE_LIMIT: '5/10s' })).join('\n')).not.to.match(/RATE_LIMIT/)
   })
 })

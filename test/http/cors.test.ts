@@ -148,9 +148,15 @@ describe('HTTP API: CORS', () => {
               req({ method: 'POST', path: '/api/send', headers: { 'content-type': 'application/json', ...headers, ...extra }, body })
             // Answered by Koa itself: a status page and a refusal.
             const byKoa = await req({ path: '/api', headers })
-            const refusedByKoa = await req({ method: 'POST', path: '/api/clear?channel=no%20spaces', headers })
+            const refusedByKoa = await req({ path: '/api/messages?limit=x', headers })
             expect(refusedByKoa.status).to.equal(400)
             const sent = await send(JSON.stringify({ player_name: 'Bob', message: 'hi' }), { 'idempotency-key': `k-${origin}` })
+            // A page on a site the list leaves out may not send to a server without keys (see the tests of keys).
+            if (corsOrigins !== '*' && origin !== undefined && !(corsOrigins as ReadonlyArray<string>).includes(origin)) {
+              expect(sent.status).to.equal(403)
+              expect(comparable(sent.headers), String(origin)).to.deep.equal(comparable(refusedByKoa.headers))
+              continue
+            }
             expect(sent.status).to.equal(200)
             expect(comparable(sent.headers), String(origin)).to.deep.equal(comparable(byKoa.headers))
             const replayed = await send(JSON.stringify({ player_name: 'Bob', message: 'hi' }), { 'idempotency-key': `k-${origin}` })
@@ -183,7 +189,8 @@ describe('HTTP API: CORS', () => {
             const held = req({ path: `/api/messages?after=${after}&wait=20`, headers })
             const heldForPlayer = req({ path: `/api/messages/Bob?after=${after}&wait=20`, headers })
             await until(() => t.holding() === 2)
-            expect((await sendFrom(GAME)).status).to.equal(200)
+            // Sent as a game server sends: without an Origin.
+            expect((await req({ method: 'POST', path: '/api/send', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ player_name: 'Bob', message: 'hi' }) })).status).to.equal(200)
             const woken = await held
             const wokenForPlayer = await heldForPlayer
             const expired = await req({ path: `/api/messages?after=${after + 1}&wait=0.1`, headers })

@@ -3,7 +3,10 @@ import { join } from 'node:path'
 import { expect } from 'chai'
 import type { Browser, Page, Route } from 'playwright-core'
 import { launchChromium } from '../support/chromium'
+import { createAuth } from '../../adapters/http/auth'
 import { postJson, startTestServer, type TestServer } from '../support/server'
+
+const TESTER_KEY = 'tester-key-0123456789abcdef'
 
 /** The little of the DOM these tests read, typed here since the test code itself runs in Node. */
 type PageGlobals = { document: { documentElement: { scrollWidth: number } } }
@@ -176,6 +179,31 @@ describe('web: the tester page in Chromium', function () {
     await postJson(`${server.url}/api/send`, { player_name: 'ann', message: 'ann again' })
     await list().getByText('ann again').waitFor()
     expect(await list().getByText('Hello ann!').count()).to.equal(0)
+  })
+
+  it('talks to a server with keys through the key field, the stream by a token, and keeps the key for this tab only', async () => {
+    await server.close()
+    server = await startTestServer({ auth: createAuth({ keys: [{ label: 'tester', secret: TESTER_KEY, scopes: ['read', 'send'] }] }) })
+    await page.goto(`${server.url}/`)
+    // Without a key the server refuses, and the page says why.
+    await page.getByLabel('Player name').fill('Builderman')
+    await page.getByLabel('Message').fill('no key yet')
+    await page.getByRole('button', { name: 'Send' }).click()
+    await page.getByText(/needs an API key/).first().waitFor()
+    await page.getByLabel(/API key/).fill(TESTER_KEY)
+    await page.getByLabel(/API key/).dispatchEvent('change')
+    await page.getByRole('status').getByText('live').waitFor()
+    await page.getByRole('button', { name: 'Send' }).click()
+    await list().getByText('no key yet').waitFor()
+    // Another client's message arrives over the stream the page opened with its token.
+    await fetch(`${server.url}/api/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': TESTER_KEY },
+      body: JSON.stringify({ player_name: 'Noob42', message: 'over the stream' }),
+    })
+    await list().getByText('over the stream').waitFor()
+    expect(await page.evaluate((key) => (globalThis as unknown as { sessionStorage: { getItem: (k: string) => string | null } }).sessionStorage.getItem(key), 'roblox-messaging-server.api-key')).to.equal(TESTER_KEY)
+    expect(await page.evaluate((key) => (globalThis as unknown as { localStorage: { getItem: (k: string) => string | null } }).localStorage.getItem(key), 'roblox-messaging-server.api-key')).to.equal(null)
   })
 
   it('fits a phone-width screen without sideways scrolling', async () => {

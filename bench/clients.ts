@@ -12,9 +12,16 @@ import type { Answer, Question } from './servers/harness'
  * of requests open at once. Everything runs over loopback.
  */
 
-export type ServerName = 'ours' | 'minimal Koa' | 'node:http'
+export type ServerName = 'ours' | 'minimal Koa' | 'node:http' | 'ours, key and limits'
 export const SERVER_NAMES: ReadonlyArray<ServerName> = ['ours', 'minimal Koa', 'node:http']
-const FILES: Record<ServerName, string> = { ours: 'ours.js', 'minimal Koa': 'minimal-koa.js', 'node:http': 'node-http.js' }
+/** Ours with an API key required and both rate limits on (set too high to refuse the load): what keys and limits cost a send. */
+export const GUARDED: ServerName = 'ours, key and limits'
+const FILES: Record<ServerName, string> = { ours: 'ours.js', 'minimal Koa': 'minimal-koa.js', 'node:http': 'node-http.js', [GUARDED]: 'ours.js' }
+/** The key the guarded server takes, and the configuration it runs with. */
+export const BENCH_KEY = 'bench-key-0123456789abcdef'
+const GUARDED_ENV = { BENCH_API_KEYS: `bench:${BENCH_KEY}`, BENCH_PLAYER_RATE_LIMIT: '100000000/1s', BENCH_CLIENT_RATE_LIMIT: '100000000/1s' }
+/** The headers a client of the server sends with every request. */
+const headersFor = (name: ServerName): Record<string, string> => (name === GUARDED ? { 'x-api-key': BENCH_KEY } : {})
 
 const ROOT = join(__dirname, '..')
 /**
@@ -53,6 +60,7 @@ export const startServer = (name: ServerName, extraFlags: ReadonlyArray<string> 
       // --expose-gc lets the server collect before it reports its memory.
       execArgv: ['--expose-gc', ...START_FLAGS, ...extraFlags],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, ...(name === GUARDED ? GUARDED_ENV : {}) },
     })
     let next = 0
     const pending = new Map<number, (value: number) => void>()
@@ -93,9 +101,9 @@ export const SEND_BODY = JSON.stringify({ player_name: 'Player123', message: 'He
 type Sent = { message: { id: number }; auto_reply: { id: number } }
 
 /** One POST /api/send, as a game server makes it. */
-export const send = (url: string): Promise<Sent> =>
+export const send = (url: string, name: ServerName = 'ours'): Promise<Sent> =>
   new Promise((resolve, reject) => {
-    const req = request(`${url}/api/send`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = request(`${url}/api/send`, { method: 'POST', headers: { 'content-type': 'application/json', ...headersFor(name) } }, (res) => {
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (chunk: string) => (text += chunk))
@@ -126,7 +134,8 @@ export const load = async (server: RunningServer, endpoint: Endpoint, options: L
   const result = await autocannon({
     url: isSend ? `${server.url}/api/send` : `${server.url}/api/messages?limit=50`,
     method: isSend ? 'POST' : 'GET',
-    ...(isSend ? { headers: { 'content-type': 'application/json' }, body: SEND_BODY } : {}),
+    headers: { ...(isSend ? { 'content-type': 'application/json' } : {}), ...headersFor(server.name) },
+    ...(isSend ? { body: SEND_BODY } : {}),
     connections: options.connections,
     pipelining: options.pipelining ?? 1,
     ...('amount' in options ? { amount: options.amount } : { duration: options.seconds }),

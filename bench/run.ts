@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { buildServers, ENDPOINTS, load, longPolls, send, SERVER_NAMES, START_FLAGS, startServer, type Endpoint, type Load, type PollResult, type RunningServer, type ServerName } from './clients'
+import { buildServers, ENDPOINTS, GUARDED, load, longPolls, send, SERVER_NAMES, START_FLAGS, startServer, type Endpoint, type Load, type PollResult, type RunningServer, type ServerName } from './clients'
 
 /*
  * `npm run bench`: our server against two baselines doing the same work,
@@ -28,11 +28,11 @@ const settings = Object.fromEntries(
 ) as Settings
 const CUSTOM = Object.keys(DEFAULTS).some((key) => process.env[`BENCH_${key.toUpperCase()}`] !== undefined)
 
-/** The targets, checked on the medians of one run: sends and lists well ahead of a Koa app doing the same, sends near bare node:http. */
-const TARGET = { oursOverKoa: 1.3, sendOverNode: 0.8, memoryGrowthBytes: 20 * 1024 * 1024, pollDelay: 1.3, pollMemory: 1.5 }
+/** The targets, checked on the medians of one run: sends and lists well ahead of a Koa app doing the same, sends near bare node:http, and a key and rate limits costing a send under a tenth. */
+const TARGET = { oursOverKoa: 1.3, sendOverNode: 0.8, guardedOverOpen: 0.9, memoryGrowthBytes: 20 * 1024 * 1024, pollDelay: 1.3, pollMemory: 1.5 }
 
 /** The headline figures of this run, for the table of runs at the top of results.md. */
-const headline = { sendOverKoa: '—', sendOverNode: '—', listOverKoa: '—', pollDelay: '—', pollMemory: '—', growthMb: '—' }
+const headline = { guardedOverOpen: '—', sendOverKoa: '—', sendOverNode: '—', listOverKoa: '—', pollDelay: '—', pollMemory: '—', growthMb: '—' }
 
 
 // ---------------------------------------------------------------------------------------------
@@ -62,12 +62,14 @@ const verdicts: Verdict[] = []
 type ThroughputResults = Record<Endpoint, { rounds: Array<Record<ServerName, Load>> }>
 
 const throughput = async (): Promise<ThroughputResults> => {
-  const servers = await Promise.all(SERVER_NAMES.map((name) => startServer(name)))
+  const servers = await Promise.all([...SERVER_NAMES, GUARDED].map((name) => startServer(name)))
+  // The guarded server is measured on sends only: what a key and the limits add to the request every game server makes.
+  const measuredOn = (endpoint: Endpoint) => (endpoint === 'POST /api/send' ? servers : servers.filter((s) => s.name !== GUARDED))
   try {
     // Enough stored for a full page of 50, then warm every path up before anything is timed.
-    for (const server of servers) for (let i = 0; i < 30; i++) await send(server.url)
+    for (const server of servers) for (let i = 0; i < 30; i++) await send(server.url, server.name)
     if (settings.warmup > 0)
-      for (const server of servers) for (const endpoint of ENDPOINTS) await load(server, endpoint, { connections: settings.connections, seconds: settings.warmup })
+      for (const endpoint of ENDPOINTS) for (const server of measuredOn(endpoint)) await load(server, endpoint, { connections: settings.connections, seconds: settings.warmup })
 
     out(`## Throughput: ${settings.connections} connections, ${settings.seconds} s per run, ${settings.rounds} round(s)`)
     out()
@@ -78,7 +80,8 @@ const throughput = async (): Promise<ThroughputResults> => {
       for (const endpoint of ENDPOINTS) {
         const byServer: Partial<Record<ServerName, Load>> = {}
         // Rotate the order each round so that no server always runs first or last.
-        const order = servers.map((_, i) => servers[(i + round - 1) % servers.length] as RunningServer)
+        const measured = measuredOn(endpoint)
+        const order = measured.map((_, i) => measured[(i + round - 1) % measured.length] as RunningServer)
         for (const server of order) {
           const r = await load(server, endpoint, { connections: settings.connections, seconds: settings.seconds })
           byServer[server.name] = r
@@ -118,6 +121,14 @@ const reportRatios = (results: ThroughputResults): void => {
     const target = isSend ? `≥ ${TARGET.oursOverKoa} Koa, ≥ ${TARGET.sendOverNode} node:http` : `≥ ${TARGET.oursOverKoa} Koa`
     out(`| ${endpoint} | ${list(koa)} | **${median(koa).toFixed(2)}** | ${list(node)} | ${isSend ? `**${median(node).toFixed(2)}**` : median(node).toFixed(2)} | ${cpuKoa.toFixed(2)}, ${cpuNode.toFixed(2)} | ${target}: ${verdict(passKoa && passNode)} |`)
   }
+  const sends = results['POST /api/send'].rounds
+  const guarded = sends.map((r) => r[GUARDED].rps / r.ours.rps)
+  const guardedByCpu = median(sends.map((r) => r.ours.cpuPerRequest / r[GUARDED].cpuPerRequest))
+  const pass = median(guarded) >= TARGET.guardedOverOpen
+  headline.guardedOverOpen = median(guarded).toFixed(2)
+  verdicts.push({ target: `POST /api/send with a key and both rate limits / without ≥ ${TARGET.guardedOverOpen.toFixed(2)} (median req/s)`, value: median(guarded).toFixed(2), pass })
+  out()
+  out(`Sends with an API key and both rate limits on, against ours without: ${guarded.map((x) => x.toFixed(2)).join(', ')}; median **${median(guarded).toFixed(2)}** (by CPU ${guardedByCpu.toFixed(2)}; target ≥ ${TARGET.guardedOverOpen}: ${verdict(pass)}).`)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -249,6 +260,8 @@ const ensureDescriptors = (): void => {
 
 const HISTORY_START = '<!-- history:start -->'
 const HISTORY_END = '<!-- history:end -->'
+const HISTORY_HEADER =
+  '| run (UTC) | commit | send / minimal Koa | send / node:http | list / minimal Koa | long-poll delay / node:http | long-poll memory / node:http | memory growth over 1M sends, MB | run, s | send with a key and limits / without |'
 
 /** The commit measured, with a mark when the tree had changes of its own. */
 const commit = (): string => {
@@ -262,7 +275,10 @@ const commit = (): string => {
 const resultsFile = (previous: string, row: string, run: string): string => {
   const start = previous.indexOf(HISTORY_START)
   const end = previous.indexOf(HISTORY_END)
-  const rows = start === -1 || end === -1 ? [] : previous.slice(start + HISTORY_START.length, end).split('\n').filter((line) => /^\| \d{4}-/.test(line))
+  const columns = HISTORY_HEADER.split('|').length
+  const rows = (start === -1 || end === -1 ? [] : previous.slice(start + HISTORY_START.length, end).split('\n').filter((line) => /^\| \d{4}-/.test(line)))
+    // Lines from before a column was added have — in it.
+    .map((line) => line + ' — |'.repeat(Math.max(0, columns - line.split('|').length)))
   return [
     '# Benchmark results',
     '',
@@ -277,8 +293,8 @@ const resultsFile = (previous: string, row: string, run: string): string => {
     'measure it.',
     '',
     HISTORY_START,
-    '| run (UTC) | commit | send / minimal Koa | send / node:http | list / minimal Koa | long-poll delay / node:http | long-poll memory / node:http | memory growth over 1M sends, MB | run, s |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    HISTORY_HEADER,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     row,
     HISTORY_END,
@@ -319,7 +335,7 @@ const main = async (): Promise<void> => {
   if (!SMOKE && !CUSTOM) {
     const file = join(__dirname, 'results.md')
     const when = new Date().toISOString().slice(0, 16).replace('T', ' ')
-    const row = `| ${when} | ${commit()} | ${headline.sendOverKoa} | ${headline.sendOverNode} | ${headline.listOverKoa} | ${headline.pollDelay} | ${headline.pollMemory} | ${headline.growthMb} | ${seconds} |`
+    const row = `| ${when} | ${commit()} | ${headline.sendOverKoa} | ${headline.sendOverNode} | ${headline.listOverKoa} | ${headline.pollDelay} | ${headline.pollMemory} | ${headline.growthMb} | ${seconds} | ${headline.guardedOverOpen} |`
     writeFileSync(file, resultsFile(existsSync(file) ? readFileSync(file, 'utf8') : '', row, `# Latest full run: ${when} UTC, ${machine()}\n\n${lines.join('\n')}\n`))
     console.log(`\nWritten to ${file}: this run in full, and its line in the table of runs`)
   }

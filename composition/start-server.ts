@@ -5,6 +5,7 @@ import { ADMIN_SCOPES, createAuth, PLAIN_SCOPES, type KeyConfig } from '../adapt
 import { createGuardedServer, type ServerTimeouts } from '../adapters/http/node-server'
 import { createMemoryIdempotencyKeys } from '../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore } from '../adapters/memory/memory-message-store'
+import { createMemoryRateLimiter } from '../adapters/memory/memory-rate-limiter'
 import { systemClock, systemTimer } from '../adapters/system/timer'
 import { autoReplyFromTemplate } from '../domain/auto-reply'
 import { defaultContentPolicy } from '../domain/content-policy'
@@ -51,6 +52,9 @@ export type StartOptions = {
   readonly timeouts?: ServerTimeouts
 }
 
+/** Buckets each limiter keeps at most: far more players or clients than are active in one window, about 20 MB at the most. */
+export const RATE_LIMIT_KEYS_MAX = 100_000
+
 /** A retried request is recognised for a day, longer than any client keeps retrying. */
 export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000
 
@@ -91,6 +95,13 @@ export const httpDeps = (config: Config, ports: Ports, shutdown: AbortSignal, lo
   idleTimeoutMs: config.IDLE_TIMEOUT_SECONDS * 1000,
   contentPolicy: defaultContentPolicy({ blockedWords: config.BLOCKED_WORDS }),
   trustProxy: config.TRUST_PROXY,
+  // One limiter per scope, each bounded: a bucket refilled to full is forgotten, and past the bound the least recently used goes.
+  ...(config.PLAYER_RATE_LIMIT === undefined
+    ? {}
+    : { playerRateLimit: { limiter: createMemoryRateLimiter({ maxKeys: RATE_LIMIT_KEYS_MAX }), limit: config.PLAYER_RATE_LIMIT } }),
+  ...(config.CLIENT_RATE_LIMIT === undefined
+    ? {}
+    : { clientRateLimit: { limiter: createMemoryRateLimiter({ maxKeys: RATE_LIMIT_KEYS_MAX }), limit: config.CLIENT_RATE_LIMIT } }),
   auth: createAuth({
     keys: keysOf(config),
     tokenSeconds: config.STREAM_TOKEN_SECONDS,

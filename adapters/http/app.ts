@@ -27,6 +27,8 @@ import {
   type Cors,
   type Logger,
 } from './answers'
+import { limitPlayers } from '../../application/limit-players'
+import { clientLimitKey, type RateLimit, type RateLimiter } from '../../domain/rate-limit'
 import { clientAddress } from './client-address'
 import { createAuth, crossSiteOrigin, mayAct, mayUseChannel, type Auth, type Identity, type Scope } from './auth'
 import { ClearQuery, decode, LastEventId, listParamsCodec, StreamQuery } from './codecs'
@@ -82,6 +84,10 @@ export type AppDeps = {
   readonly auth?: Auth
   /** How many proxies in front of the server to believe in X-Forwarded-For, for limits per address; none by default. */
   readonly trustProxy?: number
+  /** Sends per player (PLAYER_RATE_LIMIT); none when absent. */
+  readonly playerRateLimit?: { readonly limiter: RateLimiter; readonly limit: RateLimit }
+  /** Requests per client, its key when it has one, else its address (CLIENT_RATE_LIMIT); none when absent. */
+  readonly clientRateLimit?: { readonly limiter: RateLimiter; readonly limit: RateLimit }
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024
@@ -174,7 +180,10 @@ export const createHttp = (deps: AppDeps): Http => {
     refusedChannel,
     send: sendIdempotently({
       keys: deps.idempotencyKeys,
-      send: sendMessage({ messages: store, clock: deps.clock, autoReply: deps.autoReply, maxMessageLength: deps.maxMessageLength, policy: deps.contentPolicy }),
+      // The player's limit inside the idempotency: a replay takes no token, and only a stored message keeps one.
+      send: limitPlayers({ limiter: deps.playerRateLimit?.limiter ?? NO_LIMITER, limit: deps.playerRateLimit?.limit })(
+        sendMessage({ messages: store, clock: deps.clock, autoReply: deps.autoReply, maxMessageLength: deps.maxMessageLength, policy: deps.contentPolicy }),
+      ),
     }),
     bodyLimit,
     answers,
@@ -410,7 +419,17 @@ export const createHttp = (deps: AppDeps): Http => {
     const refusal = refusalFor(identity, handler.scope, method, req)
     if (refusal !== undefined) return refuseAtDoor(req, res, refusal)
     if (route.readsBody !== true) discardRest(req)
-    run(handler.handle, req, res, { query, param, identity })
+    const call: Call = { query, param, identity }
+    const client = deps.clientRateLimit
+    // The status page is left alone: load balancers and monitors ask it often, and it costs nothing.
+    if (client === undefined || handler.scope === undefined) return run(handler.handle, req, res, call)
+    // Every other request counts once against its client, a long poll too, however long it is held.
+    const key = clientLimitKey({ keyLabel: identity._tag === 'Key' ? identity.key.label : undefined, address: clientAddress(req, deps.trustProxy ?? 0) })
+    client.limiter.take(key, client.limit)().then((taken) => {
+      if (E.isLeft(taken)) return refuse(req, res, taken.left)
+      if (!taken.right.allowed) return refuse(req, res, { _tag: 'RateLimited', scope: 'client', decision: taken.right })
+      run(handler.handle, req, res, call)
+    }, (thrown: unknown) => failed(req, res, thrown))
   }
 
   /** Why the identity may not make this request, if it may not. */
@@ -430,6 +449,12 @@ export const createHttp = (deps: AppDeps): Http => {
 }
 
 const STREAM_PATH = '/api/stream'
+
+/** Stands in for a limiter where no limit is set: limitPlayers never calls it then. */
+const NO_LIMITER: RateLimiter = {
+  take: () => () => Promise.reject(new Error('no limit is set')),
+  giveBack: () => () => Promise.reject(new Error('no limit is set')),
+}
 
 const NO_CALL: Call = { query: '', param: undefined, identity: { _tag: 'Open' } }
 

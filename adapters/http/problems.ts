@@ -3,9 +3,11 @@ import { SERVER_NAME, type InvalidField } from '../../domain/message'
 import type { ChannelLimitReached, StoreUnavailable } from '../../domain/message-repository'
 import type { PolicyRefusal } from '../../domain/content-policy'
 import type { IdempotencyError } from '../../application/send-idempotently'
+import type { RateLimited } from '../../application/limit-players'
+import { rateLimitHeaders, rateLimitText } from '../../application/rate-limit-headers'
 
 /** Every error a use case can return. */
-export type UseCaseError = InvalidField | PolicyRefusal | StoreUnavailable | ChannelLimitReached | IdempotencyError
+export type UseCaseError = InvalidField | PolicyRefusal | StoreUnavailable | ChannelLimitReached | IdempotencyError | RateLimited
 
 /** Refusals of the HTTP edge itself: requests no use case is asked about, and limits that protect the process. */
 export type EdgeRefusal =
@@ -102,6 +104,9 @@ export const problemOf = (refusal: Refusal): Problem => {
         error: 'Idempotency-Key: the first request with this key is still being processed; retry shortly',
         headers: retryAfter(1),
       }
+    case 'RateLimited':
+      // The headers carry Retry-After already, with the IETF draft's RateLimit fields.
+      return { status: 429, error: rateLimitText(refusal.scope, refusal.decision), headers: rateLimitHeaders([{ policy: refusal.scope, decision: refusal.decision }]) }
     case 'StoreUnavailable':
       return { status: 503, error: 'the message store is unavailable; try again shortly', headers: retryAfter(5), logged: true }
     case 'InvalidRequest':

@@ -87,8 +87,8 @@ describe('bench: a smoke run of npm run bench', function () {
   it('prints the tables, the ratios and a verdict for every target', () => {
     expect(printed).to.include('| endpoint | ours / minimal Koa |')
     for (const endpoint of ENDPOINTS) expect(printed).to.match(new RegExp(`\\| ${endpoint.replace(/[?/]/g, '\\$&')} \\| [0-9.]+ \\| \\*\\*[0-9.]+\\*\\* \\|`))
-    // Sends against minimal Koa and node:http, lists against minimal Koa, the long polls' delay and memory, memory over the sends.
-    expect(report.verdicts.map((v) => v.target)).to.have.length(6)
+    // Sends against minimal Koa and node:http, lists against minimal Koa, sends with a key and limits, the long polls' delay and memory, memory over the sends.
+    expect(report.verdicts.map((v) => v.target)).to.have.length(7)
     expect(printed).to.match(/\| delay, ms \| [0-9.,]+ \| [0-9.,]+ \| \*\*[0-9.]+\*\* \| [0-9., ]+ \| ≤ 1\.3: (PASS|FAIL) \|/)
     expect(printed).to.include('## Targets')
   })

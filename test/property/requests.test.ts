@@ -1,4 +1,6 @@
 import fc from 'fast-check'
+import { ADMIN_SCOPES, createAuth, PLAIN_SCOPES } from '../../adapters/http/auth'
+import { createMemoryRateLimiter } from '../../adapters/memory/memory-rate-limiter'
 import { startTestServer, type TestServer } from '../support/server'
 import { anyRequest, sendRequest, toWire, validSendRequest, type GeneratedRequest } from './arbitraries'
 import { answerProblems, listProblems, messageProblems, showOutcome, type Violation } from './invariants'
@@ -153,6 +155,101 @@ for (const via of ['listener', 'koa'] as const) {
             ...[...kinds].flatMap(([invariant, list]) => [`  ${invariant} (${list.length}):`, ...list.slice(0, 15).map((p) => `    - ${p.detail}`)]),
           ].join('\n'),
         )
+      }
+    })
+  })
+}
+
+/** Keys of three kinds, and ways of presenting them right and wrong. */
+const KEYS = {
+  plain: 'property-plain-0123456789abcdef',
+  admin: 'property-admin-0123456789abcdef',
+  lobby: 'property-lobby-0123456789abcdef',
+} as const
+
+const READER_KEY = 'property-reader-0123456789abcdef'
+
+const keyHeaders: fc.Arbitrary<ReadonlyArray<readonly [string, string]>> = fc.oneof(
+  fc.constant([]),
+  fc.constantFrom(...Object.values(KEYS)).map((key) => [['Authorization', `Bearer ${key}`] as const]),
+  fc.constantFrom(...Object.values(KEYS)).map((key) => [['X-Api-Key', key] as const]),
+  fc.constantFrom('Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', `bearer ${KEYS.plain}`, `Bearer ${KEYS.plain} extra`, 'Bearer not-a-key-0123456789').map((value) => [['Authorization', value] as const]),
+  fc.string({ maxLength: 40 }).map((value) => [['X-Api-Key', value] as const]),
+)
+
+const withKey = (requests: fc.Arbitrary<GeneratedRequest>): fc.Arbitrary<GeneratedRequest> =>
+  fc.tuple(requests, keyHeaders).map(([request, headers]) => ({ ...request, headers: [...request.headers, ...headers] }))
+
+for (const via of ['listener', 'koa'] as const) {
+  describe(`property: generated requests with keys and rate limits on (${via})`, function () {
+    this.timeout(PROPERTY_TIME_LIMIT_MS + 20_000)
+    let t: TestServer
+    let port = 0
+    before(async () => {
+      t = await startTestServer({
+        via,
+        auth: createAuth({
+          keys: [
+            { label: 'plain', secret: KEYS.plain, scopes: PLAIN_SCOPES },
+            { label: 'admin', secret: KEYS.admin, scopes: ADMIN_SCOPES },
+            { label: 'lobby', secret: KEYS.lobby, scopes: PLAIN_SCOPES, channels: ['lobby'] },
+            { label: 'reader', secret: READER_KEY, scopes: ADMIN_SCOPES },
+          ],
+        }),
+        playerRateLimit: { limiter: createMemoryRateLimiter({ maxKeys: 10_000 }), limit: { limit: 5, windowMs: 10_000 } },
+        clientRateLimit: { limiter: createMemoryRateLimiter({ maxKeys: 10_000 }), limit: { limit: 200, windowMs: 1_000 } },
+      })
+      port = Number(new URL(t.url).port)
+    })
+    after(async () => {
+      await t?.close()
+    })
+
+    /** The invariants of any answer, and those of keys and limits: 401 says how to authenticate, 429 when to retry, no answer repeats a key. */
+    const runWithKeys = (arbitrary: fc.Arbitrary<GeneratedRequest>) =>
+      fc.assert(
+        fc.asyncProperty(arbitrary, async (request) => {
+          const wire = toWire(request)
+          const outcome = await exchange(port, wire, REQUEST_TIMEOUT_MS)
+          const problems = [...answerProblems(request, wire, outcome)]
+          if (outcome.kind === 'answer') {
+            const { status, headers, body } = outcome.answer
+            if (status === 401 && !String(headers['www-authenticate'] ?? '').startsWith('Bearer realm='))
+              problems.push({ invariant: 'a 401 says how to authenticate', detail: `WWW-Authenticate ${String(headers['www-authenticate'])}` })
+            if (status === 429 && !/^[1-9][0-9]*$/.test(String(headers['retry-after'] ?? '')))
+              problems.push({ invariant: 'a 429 says when to retry, in whole seconds', detail: `Retry-After ${String(headers['retry-after'])}` })
+            const text = body.toString('utf8')
+            for (const key of Object.values(KEYS)) if (text.includes(key)) problems.push({ invariant: 'no answer repeats a key', detail: `the answer holds ${key}` })
+          }
+          if (problems.length > 0) throw new Error(report(port, wire, problems, showOutcome(outcome)))
+        }),
+        {
+          numRuns: RUNS,
+          ...(SEED === undefined ? {} : { seed: SEED }),
+          ...(PATH === undefined ? {} : { path: PATH }),
+          includeErrorInReport: true,
+          plugins: [fc.interruptAfterTimeLimit(PROPERTY_TIME_LIMIT_MS)],
+        },
+      )
+
+    it('answers any request, with any key or none, within the invariants', async () => {
+      await runWithKeys(withKey(anyRequest))
+    })
+
+    it('answers any send, with any key or none, within the invariants, and stores only well-formed messages', async () => {
+      await runWithKeys(withKey(sendRequest))
+      // A key of its own for reading back, which no generated request used: its client limit is untouched.
+      const admin: ReadonlyArray<readonly [string, string]> = [['X-Api-Key', READER_KEY]]
+      const read = async (target: string) => {
+        const outcome = await exchange(port, { method: 'GET', target, headers: admin }, REQUEST_TIMEOUT_MS)
+        if (outcome.kind !== 'answer' || outcome.answer.status !== 200) throw new Error(`GET ${target}: ${showOutcome(outcome)}`)
+        return JSON.parse(outcome.answer.body.toString('utf8')) as Record<string, unknown>
+      }
+      const channels = ((await read('/api/channels')).channels as Array<{ channel: string }>).map((c) => c.channel)
+      for (const channel of channels) {
+        const messages = (await read(`/api/messages?channel=${encodeURIComponent(channel)}&limit=1000`)).messages as Array<Record<string, unknown>>
+        const problems = messages.flatMap((m) => messageProblems(m, `channel ${channel}, id ${String(m.id)}`))
+        if (problems.length > 0) throw new Error(problems.map((p) => `${p.invariant}: ${p.detail}`).join('\n'))
       }
     })
   })

@@ -135,7 +135,7 @@ const anyText = new t.Type<string | undefined, string, unknown>(
 )
 
 /** The stores the composition root can build. */
-export const STORES = ['memory'] as const
+export const STORES = ['memory', 'redis'] as const
 export type StoreName = (typeof STORES)[number]
 
 const storeName = new t.Type<StoreName, string, unknown>(
@@ -148,8 +148,32 @@ const storeName = new t.Type<StoreName, string, unknown>(
   String,
 )
 
+const redisUrl = new t.Type<string, string, unknown>(
+  'a Redis URL such as redis://127.0.0.1:6379, redis://:password@host:6379/0 or rediss://host:6380',
+  t.string.is,
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c)
+    try {
+      const url = new URL(u.trim())
+      return url.protocol === 'redis:' || url.protocol === 'rediss:' ? t.success(u.trim()) : t.failure(u, c)
+    } catch {
+      return t.failure(u, c)
+    }
+  },
+  String,
+)
+
+const redisPrefix = new t.Type<string, string, unknown>(
+  '1–64 of A–Z a–z 0–9 _ . : -',
+  t.string.is,
+  (u, c) => (typeof u === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(u.trim()) ? t.success(u.trim()) : t.failure(u, c)),
+  String,
+)
+
 const VARIABLES = {
   STORE: storeName,
+  REDIS_URL: redisUrl,
+  REDIS_PREFIX: redisPrefix,
   PORT: integerIn(0, 65535),
   HOST: nonBlank,
   MAX_MESSAGES: integerIn(1, 10_000_000),
@@ -182,6 +206,10 @@ const VARIABLES = {
 
 export const DEFAULTS = {
   STORE: 'memory',
+  /** Where Redis is, when STORE=redis. */
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  /** Begins every key this server writes, so that several deployments can share one Redis. */
+  REDIS_PREFIX: 'rms',
   PORT: 5000,
   HOST: '0.0.0.0',
   MAX_MESSAGES: 1000,
@@ -261,7 +289,8 @@ export const readConfig = (env: NodeJS.ProcessEnv, readFile: FileReader = readUt
       continue
     }
     const decoded = codec.decode(raw)
-    if (E.isLeft(decoded)) problems.push(`${name} must be ${codec.name}, got ${JSON.stringify(raw)}`)
+    // A Redis URL may hold a password: it is never repeated.
+    if (E.isLeft(decoded)) problems.push(`${name} must be ${codec.name}, got ${name === 'REDIS_URL' ? 'a value that is not one (not shown)' : JSON.stringify(raw)}`)
     else config[name] = decoded.right
   }
   if (problems.length === 0) problems.push(...fromFiles(config as Record<keyof Config, unknown>, readFile))

@@ -6,12 +6,17 @@ import { createGuardedServer, type ServerTimeouts } from '../adapters/http/node-
 import { createMemoryIdempotencyKeys } from '../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore } from '../adapters/memory/memory-message-store'
 import { createMemoryRateLimiter } from '../adapters/memory/memory-rate-limiter'
+import { connectRedis } from '../adapters/redis/connection'
+import { createRedisIdempotencyKeys } from '../adapters/redis/redis-idempotency-keys'
+import { createRedisMessageStore } from '../adapters/redis/redis-message-store'
+import { createRedisRateLimiter } from '../adapters/redis/redis-rate-limiter'
+import type { RateLimiter } from '../domain/rate-limit'
 import { systemClock, systemTimer } from '../adapters/system/timer'
 import { autoReplyFromTemplate } from '../domain/auto-reply'
 import { defaultContentPolicy } from '../domain/content-policy'
 import type { IdempotencyKeys } from '../domain/idempotency'
 import type { MessageFeed, MessageRepository } from '../domain/message-repository'
-import type { Config } from './config'
+import type { Config, StoreName } from './config'
 
 /*
  * The composition root: the one place that knows every adapter. It reads
@@ -25,6 +30,12 @@ export type Ports = {
   readonly messages: MessageRepository
   readonly feed: MessageFeed
   readonly idempotencyKeys: IdempotencyKeys
+  /** A limiter of its own for each scope that has a limit: one scope's buckets never crowd out another's. */
+  readonly rateLimiter: (scope: 'player' | 'client') => RateLimiter
+  /** Which store, and whether it answers now (a networked store may be away). */
+  readonly status: () => { readonly store: StoreName; readonly available: boolean }
+  /** Lets go of connections; the store's data stays where it is kept. */
+  readonly close: () => Promise<void>
 }
 
 export type RunningServer = {
@@ -63,8 +74,14 @@ const SHUTDOWN_GRACE_MS = 5_000
 
 const consoleLog: Logger = { error: (message, detail) => console.error(message, detail ?? '') }
 
-/** The ports the configuration asks for. `STORE` names the store; `memory` is the only one so far. */
-export const buildPorts = (config: Config): Ports => {
+/**
+ * The ports the configuration asks for. `STORE` names the store: `memory`
+ * (one process, forgotten on restart) or `redis` (shared by every process
+ * on one Redis, kept as long as Redis keeps it). Redis is connected in the
+ * background: a Redis that is away at start-up is retried like one that
+ * went away, and meanwhile every port answers StoreUnavailable at once.
+ */
+export const buildPorts = (config: Config, log: Logger = consoleLog): Ports => {
   switch (config.STORE) {
     case 'memory': {
       const store = createMemoryMessageStore({ maxMessages: config.MAX_MESSAGES, maxChannels: config.MAX_CHANNELS })
@@ -72,6 +89,25 @@ export const buildPorts = (config: Config): Ports => {
         messages: store,
         feed: store,
         idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: config.IDEMPOTENCY_KEYS_MAX, retentionMs: IDEMPOTENCY_RETENTION_MS }),
+        rateLimiter: () => createMemoryRateLimiter({ maxKeys: RATE_LIMIT_KEYS_MAX }),
+        status: () => ({ store: 'memory', available: true }),
+        close: async () => undefined,
+      }
+    }
+    case 'redis': {
+      const connection = connectRedis({ url: config.REDIS_URL, log: (message, detail) => log.error(message, detail) })
+      const prefix = config.REDIS_PREFIX
+      const store = createRedisMessageStore({ connection, prefix, maxMessages: config.MAX_MESSAGES, maxChannels: config.MAX_CHANNELS, log: (m, d) => log.error(m, d) })
+      return {
+        messages: store,
+        feed: store,
+        idempotencyKeys: createRedisIdempotencyKeys({ connection, prefix, maxKeys: config.IDEMPOTENCY_KEYS_MAX, retentionMs: IDEMPOTENCY_RETENTION_MS }),
+        rateLimiter: (scope) => createRedisRateLimiter({ connection, prefix: `${prefix}:${scope}` }),
+        status: () => ({ store: 'redis', available: connection.ready() }),
+        close: async () => {
+          await store.close()
+          await connection.close()
+        },
       }
     }
   }
@@ -96,12 +132,9 @@ export const httpDeps = (config: Config, ports: Ports, shutdown: AbortSignal, lo
   contentPolicy: defaultContentPolicy({ blockedWords: config.BLOCKED_WORDS }),
   trustProxy: config.TRUST_PROXY,
   // One limiter per scope, each bounded: a bucket refilled to full is forgotten, and past the bound the least recently used goes.
-  ...(config.PLAYER_RATE_LIMIT === undefined
-    ? {}
-    : { playerRateLimit: { limiter: createMemoryRateLimiter({ maxKeys: RATE_LIMIT_KEYS_MAX }), limit: config.PLAYER_RATE_LIMIT } }),
-  ...(config.CLIENT_RATE_LIMIT === undefined
-    ? {}
-    : { clientRateLimit: { limiter: createMemoryRateLimiter({ maxKeys: RATE_LIMIT_KEYS_MAX }), limit: config.CLIENT_RATE_LIMIT } }),
+  ...(config.PLAYER_RATE_LIMIT === undefined ? {} : { playerRateLimit: { limiter: ports.rateLimiter('player'), limit: config.PLAYER_RATE_LIMIT } }),
+  ...(config.CLIENT_RATE_LIMIT === undefined ? {} : { clientRateLimit: { limiter: ports.rateLimiter('client'), limit: config.CLIENT_RATE_LIMIT } }),
+  status: ports.status,
   auth: createAuth({
     keys: keysOf(config),
     tokenSeconds: config.STREAM_TOKEN_SECONDS,
@@ -133,7 +166,7 @@ export const startupWarnings = (config: Config): ReadonlyArray<string> => {
 /** Builds the ports and the HTTP adapter from a decoded configuration and starts listening. */
 export const startServer = async (config: Config, options: StartOptions = {}): Promise<RunningServer> => {
   const log = options.log ?? consoleLog
-  const ports = buildPorts(config)
+  const ports = buildPorts(config, log)
   const shutdown = new AbortController()
   const base = httpDeps(config, ports, shutdown.signal, log)
   const deps = options.adjust === undefined ? base : options.adjust(base)
@@ -165,8 +198,11 @@ export const startServer = async (config: Config, options: StartOptions = {}): P
         const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)
         server.close((err) => {
           clearTimeout(grace)
-          if (err) reject(err)
-          else resolve()
+          // The store's connections go last: answers under way still use them.
+          ports.close().then(
+            () => (err ? reject(err) : resolve()),
+            (closing: unknown) => reject(err ?? closing),
+          )
         })
         // Held long polls are answered and streams end; idle keep-alive sockets close now, busy ones after their answer.
         shutdown.abort()

@@ -80,6 +80,8 @@ export type AppDeps = {
   readonly webRoot?: string
   /** Judges each message before it is stored (422 on a refusal); none by default: everything valid is stored. */
   readonly contentPolicy?: ContentPolicy
+  /** The store and whether it answers now, for the status page; a store that is always there by default. */
+  readonly status?: () => { readonly store: string; readonly available: boolean }
   /** Who may do what (see auth.ts); open to everyone, as the original server was, by default. */
   readonly auth?: Auth
   /** How many proxies in front of the server to believe in X-Forwarded-For, for limits per address; none by default. */
@@ -217,7 +219,7 @@ export const createHttp = (deps: AppDeps): Http => {
   const decodeLastEventId = decode(LastEventId)
 
   const routes: ReadonlyArray<Route> = [
-    { path: '/api', methods: { GET: { description: 'Server status and this list', handle: (req, res) => json(req, res, 200, status) } } },
+    { path: '/api', methods: { GET: { description: 'Server status and this list', handle: (req, res) => json(req, res, 200, statusPage()) } } },
     {
       path: '/api/token',
       methods: {
@@ -325,7 +327,13 @@ export const createHttp = (deps: AppDeps): Http => {
     { method: 'GET', path: '/', description: 'The browser tester' },
     ...routes.flatMap((route) => Object.entries(route.methods).map(([method, m]) => ({ method, path: route.path, description: m.description }))),
   ]
-  const status = JSON.stringify({ success: true, status: 'running', endpoints })
+  const endpointsJson = JSON.stringify(endpoints)
+  const storeStatus = deps.status ?? (() => ({ store: 'memory', available: true }))
+  const statusPage = (): string => {
+    const { store: kind, available } = storeStatus()
+    const holding = `{"long_polls":${pages.held()},"streams":${streams.openCount()}}`
+    return `{"success":true,"status":${JSON.stringify(available ? 'running' : 'store unavailable')},"store":${JSON.stringify({ kind, available })},"holding":${holding},"endpoints":${endpointsJson}}`
+  }
   const byPath = new Map(routes.map((route) => [route.path, route]))
   const playerRoute = byPath.get(PLAYER_PATH) as Route
   const allowOf = (route: Route): ReadonlyArray<string> => {

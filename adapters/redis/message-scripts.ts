@@ -1,0 +1,335 @@
+/*
+ * The Lua scripts of the Redis message store (redis-message-store.ts), one
+ * per port operation, each run atomically by Redis in one round trip
+ * (EVALSHA). They keep exactly the bookkeeping of the memory store
+ * (adapters/memory/memory-message-store.ts): a ring per channel, a queue per
+ * player, the highest removed id per channel and per player, and floors for
+ * the players and channels that were dropped.
+ *
+ * Why sorted sets and not streams: measured on Redis 7.0, a list of the
+ * newest 50 from a stream cost Redis 87 µs (each entry comes back into Lua as
+ * nested tables of fields), from a sorted set of plain strings 30 µs; an
+ * append evicts with one ZPOPMIN, which hands back what it removed. Every
+ * read is by score (the id) or by rank, O(log N); `since` is found by
+ * bisection over ranks (sentAt never decreases in id order), never by a scan.
+ * Appends come in batches (those one process asked for in one turn of its
+ * event loop): a message with its reply cost Redis 36 µs alone, about 19 µs
+ * in batches of ~30, as the script's fixed costs and each channel's
+ * bookkeeping reads and writes are shared.
+ *
+ * Keys, for a prefix P and a channel C (C is [A-Za-z0-9_-], P [A-Za-z0-9_.:-]: neither holds a brace):
+ *
+ *   P:meta                 hash: e (epoch), id (newest id handed out), t (newest sentAt),
+ *                          f (highest id removed from a channel since dropped: the floor for absent channels)
+ *   P:channels             set: the channels that hold a log (the MAX_CHANNELS bound), emptied ones included
+ *   P:emptied              set: the channels emptied by a clear, dropped first when room is needed
+ *   P:{P:C}:log            sorted set: the channel's newest MAX_MESSAGES, score the id, member
+ *                          `<player key>\n<the message's JSON>` (the key, for eviction, never holds a line feed)
+ *   P:{P:C}:gaps           hash: r (highest id removed from the channel), d (floor for its dropped players)
+ *   P:{P:C}:players        hash: player key -> highest id of theirs removed (a field while they hold messages)
+ *   P:{P:C}:p:<player key> sorted set: that player's ids in the channel (member and score the id)
+ *   P:feed                 the pub/sub channel: '<epoch>\n[<message JSON>,…]' per batch of appends,
+ *                          '<epoch>\nclear' and '<epoch>\nclear:<C>' per clear
+ *
+ * Redis Cluster: every key of one channel shares the hash tag {P:C}, so a
+ * channel lives on one slot; P:meta, P:channels and P:emptied are global. The
+ * append script touches the global keys and one channel's keys together (ids
+ * are global: a reader's cursor moves past other channels' messages), and the
+ * channel bound and a clear of everything touch every channel's keys, so these
+ * scripts are cross-slot and a Cluster refuses them (CROSSSLOT). Some keys are
+ * also found inside the scripts rather than declared in KEYS (an evicted
+ * message's player index, the channels dropped or cleared), which a Cluster
+ * tolerates only within the declared keys' slot. The supported
+ * deployment is one Redis (with replicas and Sentinel for failover if wanted).
+ * On a Cluster, every key of a prefix would have to share one hash tag instead
+ * (`{P}` in place of `{P:C}` in `channelKeys`, redis-message-store.ts, and in
+ * `base` below), which puts one deployment on one shard: the same as a single
+ * Redis, with Cluster's failover. Sharding one deployment by channel would need
+ * ids that are not global, which the ports do not allow.
+ *
+ * Redis 6.2 or later (ZRANGE … BYSCORE). Redis must keep every key it is given (maxmemory-policy noeviction, the
+ * default): a key evicted by Redis would silently lose bookkeeping. If P:meta
+ * is gone, the store's life is over (a Redis that restarted empty): the next
+ * script starts a new epoch, ids start again from 1, and whatever channel keys
+ * were left are dropped.
+ */
+
+const PREAMBLE = `
+local P = ARGV[1]
+local META = P .. ':meta'
+local CHANNELS = P .. ':channels'
+local EMPTIED = P .. ':emptied'
+local FEED = P .. ':feed'
+local function base(ch) return P .. ':{' .. P .. ':' .. ch .. '}:' end
+local function fmt(n) return string.format('%d', n) end
+local function num(s) return tonumber(s) or 0 end
+-- A member's sentAt, from the JSON the append script wrote after the player key ('…\\n{"id":…,"sentAt":…,'); 0 for one that is not ours.
+local function sentAtOf(member) return tonumber(member and string.match(member, '\\n{"id":%d+,"sentAt":([^,}]+)')) or 0 end
+local function dropChannel(ch)
+  local b = base(ch)
+  local players = redis.call('HKEYS', b .. 'players')
+  for i = 1, #players do redis.call('UNLINK', b .. 'p:' .. players[i]) end
+  redis.call('UNLINK', b .. 'log', b .. 'gaps', b .. 'players')
+end
+-- The store's life: epoch, newest id, floor for absent channels, newest sentAt. Started afresh when P:meta is gone.
+local function life(candidate)
+  local m = redis.call('HMGET', META, 'e', 'id', 'f', 't')
+  if m[1] then return m[1], num(m[2]), num(m[3]), m[4] or '0' end
+  local left = redis.call('SMEMBERS', CHANNELS)
+  for i = 1, #left do dropChannel(left[i]) end
+  redis.call('UNLINK', CHANNELS, EMPTIED)
+  redis.call('HSET', META, 'e', candidate, 'id', '0', 'f', '0', 't', '0')
+  return candidate, 0, 0, '0'
+end
+`
+
+/**
+ * Appends a batch: the appends one process asked for in one turn of its event loop, in order, each as
+ * the memory store appends one (a message and its optional reply, or a refusal by the channel bound).
+ * KEYS: meta, channels, emptied, then for each append: log, gaps, players, player index, reply player index
+ *       (the player index again without a reply)
+ * ARGV: prefix, epoch candidate, maxMessages, maxChannels, then for each append: channel, sentAt, player key,
+ *       the message's JSON after its '{' without id and sentAt, reply player key or '', the reply's JSON likewise or ''
+ * Returns {epoch, then for each append: first id and sentAt, or 0 and '' when the channel bound refuses it}.
+ */
+export const APPEND_SCRIPT = `${PREAMBLE}
+local epoch, lastId, floor, lastT = life(ARGV[2])
+local startId, startT, startFloor = lastId, lastT, floor
+local maxMessages = tonumber(ARGV[3])
+local maxChannels = tonumber(ARGV[4])
+local out = {epoch}
+local told = {}
+-- What this batch knows of each channel it admitted: how many messages it holds, its gap bookkeeping (written back
+-- at the end), and the players it knows to have a field in the players hash.
+local open = {}
+local function admit(ch, LOG, GAPS)
+  local c = open[ch]
+  if c then return c end
+  local held = redis.call('ZCARD', LOG)
+  -- A channel holding messages is in the set; one that holds none may be (emptied by a clear) or not.
+  if held == 0 then
+    if redis.call('SISMEMBER', CHANNELS, ch) == 0 then
+      if redis.call('SCARD', CHANNELS) >= maxChannels then
+        -- Channels emptied by a clear keep their place until room is needed.
+        local empty = redis.call('SMEMBERS', EMPTIED)
+        for i = 1, #empty do
+          floor = math.max(floor, num(redis.call('HGET', base(empty[i]) .. 'gaps', 'r')))
+          dropChannel(empty[i])
+          redis.call('SREM', CHANNELS, empty[i])
+        end
+        if #empty > 0 then redis.call('DEL', EMPTIED) end
+        if redis.call('SCARD', CHANNELS) >= maxChannels then return nil end
+      end
+      redis.call('SADD', CHANNELS, ch)
+      redis.call('HSET', GAPS, 'r', fmt(floor), 'd', fmt(floor))
+    else
+      redis.call('SREM', EMPTIED, ch)
+    end
+  end
+  local gaps = redis.call('HMGET', GAPS, 'r', 'd')
+  c = { held = held, r = num(gaps[1]), d = num(gaps[2]), dirty = false, gaps = GAPS, known = {} }
+  open[ch] = c
+  return c
+end
+-- As the memory store stores one message: into the ring (evicting the oldest when full), then into its player's queue.
+local function store(c, ch, LOG, PLAYERS, mid, pkey, pindex, json)
+  redis.call('ZADD', LOG, mid, pkey .. '\\n' .. json)
+  c.held = c.held + 1
+  if c.held > maxMessages then
+    local gone = redis.call('ZPOPMIN', LOG, c.held - maxMessages)
+    c.held = maxMessages
+    c.dirty = true
+    for i = 1, #gone, 2 do
+      local gid = tonumber(gone[i + 1])
+      c.r = math.max(c.r, gid)
+      local k = string.match(gone[i], '^([^\\n]*)\\n')
+      if k then
+        local gindex = base(ch) .. 'p:' .. k
+        redis.call('ZREM', gindex, fmt(gid))
+        if redis.call('ZCARD', gindex) == 0 then
+          c.d = math.max(c.d, gid)
+          redis.call('HDEL', PLAYERS, k)
+          c.known[k] = nil
+        else
+          redis.call('HSET', PLAYERS, k, fmt(gid))
+        end
+      end
+    end
+  end
+  redis.call('ZADD', pindex, mid, fmt(mid))
+  if not c.known[pkey] then
+    redis.call('HSETNX', PLAYERS, pkey, fmt(c.d))
+    c.known[pkey] = true
+  end
+end
+for a = 0, (#ARGV - 4) / 6 - 1 do
+  local arg, key = 4 + a * 6, 3 + a * 5
+  local ch = ARGV[arg + 1]
+  local LOG, PLAYERS = KEYS[key + 1], KEYS[key + 3]
+  local c = admit(ch, LOG, KEYS[key + 2])
+  if c then
+    -- Timestamps follow id order even if a clock steps back.
+    local t = ARGV[arg + 2]
+    if tonumber(t) < tonumber(lastT) then t = lastT else lastT = t end
+    local id = lastId + 1
+    local message = '{"id":' .. fmt(id) .. ',"sentAt":' .. t .. ',' .. ARGV[arg + 4]
+    store(c, ch, LOG, PLAYERS, id, ARGV[arg + 3], KEYS[key + 4], message)
+    told[#told + 1] = message
+    lastId = id
+    if ARGV[arg + 5] ~= '' then
+      lastId = id + 1
+      local reply = '{"id":' .. fmt(lastId) .. ',"sentAt":' .. t .. ',"replyTo":' .. fmt(id) .. ',' .. ARGV[arg + 6]
+      store(c, ch, LOG, PLAYERS, lastId, ARGV[arg + 5], KEYS[key + 5], reply)
+      told[#told + 1] = reply
+    end
+    out[#out + 1] = id
+    out[#out + 1] = t
+  else
+    out[#out + 1] = 0
+    out[#out + 1] = ''
+  end
+end
+for _, c in pairs(open) do
+  if c.dirty then redis.call('HSET', c.gaps, 'r', fmt(c.r), 'd', fmt(c.d)) end
+end
+if lastId ~= startId then redis.call('HSET', META, 'id', fmt(lastId)) end
+if lastT ~= startT then redis.call('HSET', META, 't', lastT) end
+if floor ~= startFloor then redis.call('HSET', META, 'f', fmt(floor)) end
+-- Published inside the script, once for the batch: every process hears every message in id order.
+if #told > 0 then redis.call('PUBLISH', FEED, epoch .. '\\n[' .. table.concat(told, ',') .. ']') end
+return out
+`
+
+/**
+ * KEYS: meta, channels, log, gaps, players, player index (the log again without a player)
+ * ARGV: prefix, epoch candidate, channel, limit, player key or '', since or '', cursor id or '', cursor epoch or ''
+ * Returns {epoch, nextAfter, hasMore (0/1), gap (0/1), {member…}} oldest first, each member `<player key>\n<JSON>`.
+ */
+export const LIST_SCRIPT = `${PREAMBLE}
+local epoch, lastId, floor = life(ARGV[2])
+local exists = redis.call('SISMEMBER', CHANNELS, ARGV[3]) == 1
+local LOG, GAPS, PLAYERS, INDEX = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local limit = tonumber(ARGV[4])
+local player = ARGV[5] ~= '' and ARGV[5] or nil
+local since = ARGV[6] ~= '' and tonumber(ARGV[6]) or nil
+-- The member of the message with this id, or nil.
+local function byId(id)
+  return redis.call('ZRANGE', LOG, id, id, 'BYSCORE')[1]
+end
+-- The first rank sent after since, by bisection: in the channel's log, or (with a player) in their index.
+local function firstRankAfter()
+  local lo, hi = 0, redis.call('ZCARD', INDEX)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local at = redis.call('ZRANGE', INDEX, mid, mid)[1]
+    if player then at = byId(at) end
+    if sentAtOf(at) > since then hi = mid else lo = mid + 1 end
+  end
+  return lo
+end
+-- Members for a player's ids; a missing one (which the bookkeeping never leaves) is skipped.
+local function members(ids)
+  local out = {}
+  for i = 1, #ids do
+    local m = byId(ids[i])
+    if m then out[#out + 1] = m end
+  end
+  return out
+end
+if ARGV[7] == '' then
+  -- No cursor: the newest limit matches, oldest first.
+  if not exists or limit < 1 then return {epoch, lastId, 0, 0, {}} end
+  local newest = redis.call('ZRANGE', INDEX, -limit, -1)
+  if player then newest = members(newest) end
+  if since and sentAtOf(newest[1]) <= since then
+    local first = 1
+    while first <= #newest and sentAtOf(newest[first]) <= since do first = first + 1 end
+    local kept = {}
+    for i = first, #newest do kept[#kept + 1] = newest[i] end
+    newest = kept
+  end
+  return {epoch, lastId, 0, 0, newest}
+end
+-- A cursor from another store life, or beyond anything this life handed out, is answered from the start.
+local after = tonumber(ARGV[7]) or 0
+local foreign = (ARGV[8] ~= '' and ARGV[8] ~= epoch) or after > lastId
+if foreign then after = 0 end
+local removed
+if not exists then
+  removed = floor
+elseif player then
+  removed = tonumber(redis.call('HGET', PLAYERS, player)) or num(redis.call('HGET', GAPS, 'd'))
+else
+  removed = num(redis.call('HGET', GAPS, 'r'))
+end
+local gap = (foreign or after < removed) and 1 or 0
+if not exists or limit < 1 then return {epoch, lastId, 0, gap, {}} end
+local start = redis.call('ZCOUNT', INDEX, '-inf', after)
+if since then start = math.max(start, firstRankAfter()) end
+local page = redis.call('ZRANGE', INDEX, start, start + limit, 'WITHSCORES')
+local hasMore, last = 0, lastId
+if #page > 2 * limit then
+  hasMore = 1
+  page[#page] = nil
+  page[#page] = nil
+  last = tonumber(page[#page])
+end
+local out = {}
+for i = 1, #page, 2 do out[#out + 1] = page[i] end
+if player then out = members(out) end
+return {epoch, last, hasMore, gap, out}
+`
+
+/**
+ * KEYS: meta, channels, emptied[, log, gaps, players]
+ * ARGV: prefix, epoch candidate, channel or '' for all
+ * Returns the epoch.
+ */
+export const CLEAR_SCRIPT = `${PREAMBLE}
+local epoch, lastId = life(ARGV[2])
+local ch = ARGV[3]
+if ch == '' then
+  -- Everything up to the newest id is gone, in every channel; the counter stays.
+  local all = redis.call('SMEMBERS', CHANNELS)
+  for i = 1, #all do dropChannel(all[i]) end
+  redis.call('UNLINK', CHANNELS, EMPTIED)
+  redis.call('HSET', META, 'f', fmt(lastId))
+  redis.call('PUBLISH', FEED, epoch .. '\\nclear')
+  return epoch
+end
+if redis.call('SISMEMBER', CHANNELS, ch) == 0 then return epoch end
+local LOG, GAPS, PLAYERS = KEYS[4], KEYS[5], KEYS[6]
+local r = num(redis.call('HGET', GAPS, 'r'))
+local newest = redis.call('ZRANGE', LOG, -1, -1, 'WITHSCORES')
+if newest[2] then r = math.max(r, tonumber(newest[2])) end
+local b = base(ch)
+local players = redis.call('HKEYS', PLAYERS)
+for i = 1, #players do redis.call('UNLINK', b .. 'p:' .. players[i]) end
+redis.call('UNLINK', LOG, PLAYERS)
+redis.call('HSET', GAPS, 'r', fmt(r), 'd', fmt(r))
+redis.call('SADD', EMPTIED, ch)
+redis.call('PUBLISH', FEED, epoch .. '\\nclear:' .. ch)
+return epoch
+`
+
+/**
+ * KEYS: meta, channels
+ * ARGV: prefix, epoch candidate
+ * Returns {epoch, channel, count, newest id, …} for each channel holding messages, in no order.
+ */
+export const CHANNELS_SCRIPT = `${PREAMBLE}
+local epoch = life(ARGV[2])
+local out = {epoch}
+local all = redis.call('SMEMBERS', CHANNELS)
+for i = 1, #all do
+  local log = base(all[i]) .. 'log'
+  local count = redis.call('ZCARD', log)
+  if count > 0 then
+    local newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
+    out[#out + 1] = all[i]
+    out[#out + 1] = count
+    out[#out + 1] = tonumber(newest[2])
+  end
+end
+return out
+`

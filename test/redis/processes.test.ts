@@ -1,0 +1,279 @@
+import { randomBytes } from 'node:crypto'
+import { expect } from 'chai'
+import { startServer, type ServerProcess } from '../hostile/harness'
+import { startRedis, requireRedis, freePort, type TestRedis } from '../support/redis'
+
+/*
+ * Several real server processes (main.ts, as `npm start` runs it) on one
+ * real Redis, behaving as one: what one stores the other reads and wakes
+ * on, ids distinct and increasing, retries recognised across them, the
+ * bound held exactly; and what a process or Redis going away does.
+ */
+
+type Message = { id: number; player_name: string; message: string; channel: string }
+type Page = { success: boolean; count: number; messages: Message[]; next_after: number; has_more: boolean; gap: boolean; epoch: string }
+
+const prefix = () => `t${randomBytes(4).toString('hex')}`
+
+const send = async (server: ServerProcess, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
+  const response = await fetch(`${server.base}/api/send`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  return { status: response.status, headers: response.headers, body: (await response.json()) as { success: boolean; message?: Message; error?: string } }
+}
+const list = async (server: ServerProcess, query = '') => (await (await fetch(`${server.base}/api/messages${query}`)).json()) as Page
+/** Resolves once the processes together hold `count` long polls, as their status pages say; fails after a deadline. */
+const holding = async (servers: ReadonlyArray<ServerProcess>, count: number): Promise<void> => {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const held = await Promise.all(servers.map(async (s) => ((await (await fetch(`${s.base}/api`)).json()) as { holding: { long_polls: number } }).holding.long_polls))
+    if (held.reduce((a, b) => a + b, 0) === count) return
+    if (Date.now() > deadline) throw new Error(`the processes hold ${held.join(' + ')} long polls, not ${count}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** Resolves once the process's status page says its store answers; fails after a deadline. */
+const storeAvailable = async (server: ServerProcess): Promise<void> => {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const status = (await (await fetch(`${server.base}/api`)).json()) as { store: { available: boolean } }
+    if (status.store.available) return
+    if (Date.now() > deadline) throw new Error('the store never became available')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** Waits, with a deadline, for a page after `after`: a long poll, answered at once when messages wait. */
+const poll = async (server: ServerProcess, after: number, epoch?: string) =>
+  (await (await fetch(`${server.base}/api/messages?after=${after}&wait=20${epoch === undefined ? '' : `&epoch=${epoch}`}`)).json()) as Page
+
+describe('redis: several server processes on one Redis', function () {
+  this.timeout(120_000)
+  before(requireRedis)
+
+  let redis: TestRedis
+  const running: ServerProcess[] = []
+  before(async () => {
+    redis = await startRedis({ appendOnly: true })
+  })
+  after(async () => {
+    await Promise.all(running.map((s) => s.stop()))
+    await redis?.close()
+  })
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((s) => s.stop()))
+  })
+
+  const start = async (p: string, extra: Record<string, string> = {}, url = redis.url) => {
+    const server = await startServer({ STORE: 'redis', REDIS_URL: url, REDIS_PREFIX: p, AUTO_REPLY: '', ...extra })
+    running.push(server)
+    return server
+  }
+  /** A process that connects to Redis in the background: started, and then its store reachable. */
+  const started = async (p: string, extra: Record<string, string> = {}) => {
+    const server = await start(p, extra)
+    await storeAvailable(server)
+    return server
+  }
+
+  it('agrees across two processes: what one stores the other reads, ids distinct and increasing', async () => {
+    const p = prefix()
+    const [a, b] = await Promise.all([started(p), started(p)])
+    const sent = await Promise.all(Array.from({ length: 40 }, (_, i) => send(i % 2 === 0 ? a : b, { player_name: `P${i % 5}`, message: `m${i}` })))
+    for (const s of sent) expect(s.status).to.equal(200)
+    const ids = sent.map((s) => s.body.message?.id as number)
+    expect(new Set(ids).size).to.equal(40)
+    const [fromA, fromB] = await Promise.all([list(a), list(b)])
+    expect(fromA.messages).to.deep.equal(fromB.messages)
+    expect(fromA.messages.map((m) => m.id)).to.deep.equal([...ids].sort((x, y) => x - y))
+    const channels = await Promise.all([a, b].map(async (s) => (await (await fetch(`${s.base}/api/channels`)).json()) as unknown))
+    expect(channels[0]).to.deep.equal(channels[1])
+  })
+
+  it('wakes a long poll held by one process with a send to the other', async () => {
+    const p = prefix()
+    const [a, b] = await Promise.all([started(p), started(p)])
+    const head = await list(a)
+    const t0 = Date.now()
+    const held = poll(a, head.next_after, head.epoch)
+    await holding([a], 1)
+    expect((await send(b, { player_name: 'Bob', message: 'across processes' })).status).to.equal(200)
+    const page = await held
+    expect(page.messages.map((m) => m.message)).to.deep.equal(['across processes'])
+    expect(Date.now() - t0).to.be.below(5_000)
+  })
+
+  it('recognises an Idempotency-Key retried against the other process', async () => {
+    const p = prefix()
+    const [a, b] = await Promise.all([started(p), started(p)])
+    const key = { 'idempotency-key': `k-${p}` }
+    const first = await send(a, { player_name: 'Bob', message: 'once' }, key)
+    const retry = await send(b, { player_name: 'Bob', message: 'once' }, key)
+    expect(retry.status).to.equal(200)
+    expect(retry.headers.get('idempotent-replayed')).to.equal('true')
+    expect(retry.body.message?.id).to.equal(first.body.message?.id)
+    expect((await list(b)).count).to.equal(1)
+    expect((await send(b, { player_name: 'Bob', message: 'another body' }, key)).status).to.equal(422)
+  })
+
+  it('delivers every message exactly once, in order, to pollers on both processes under concurrent senders', async () => {
+    const p = prefix()
+    const [a, b] = await Promise.all([started(p, { MAX_MESSAGES: '10000' }), started(p, { MAX_MESSAGES: '10000' })])
+    const TOTAL = 200
+    const follow = async (server: ServerProcess): Promise<number[]> => {
+      const seen: number[] = []
+      let page = await list(server)
+      let after = page.next_after
+      const epoch = page.epoch
+      while (seen.length < TOTAL) {
+        page = await poll(server, after, epoch)
+        expect(page.gap).to.equal(false)
+        seen.push(...page.messages.map((m) => m.id))
+        after = page.next_after
+      }
+      return seen
+    }
+    const readers = [follow(a), follow(a), follow(b), follow(b)]
+    await holding([a, b], 4)
+    const senders = Array.from({ length: 10 }, (_, s) =>
+      (async () => {
+        for (let i = 0; i < TOTAL / 10; i++) expect((await send(s % 2 === 0 ? a : b, { player_name: `S${s}`, message: `${s}.${i}` })).status).to.equal(200)
+      })(),
+    )
+    await Promise.all(senders)
+    const stored = (await list(a, '?limit=1000')).messages.map((m) => m.id)
+    expect(stored).to.have.length(TOTAL)
+    for (const seen of await Promise.all(readers)) expect(seen).to.deep.equal(stored)
+  })
+
+  it('holds a player to one rate limit across processes', async () => {
+    const p = prefix()
+    const [a, b] = await Promise.all([started(p, { PLAYER_RATE_LIMIT: '3/60s' }), started(p, { PLAYER_RATE_LIMIT: '3/60s' })])
+    const statuses: number[] = []
+    for (let i = 0; i < 6; i++) statuses.push((await send(i % 2 === 0 ? a : b, { player_name: 'Bob', message: `m${i}` })).status)
+    expect(statuses).to.deep.equal([200, 200, 200, 429, 429, 429])
+  })
+
+  it('holds the bound exactly across processes', async () => {
+    const p = prefix()
+    const [a, b] = await Promise.all([started(p, { MAX_MESSAGES: '25' }), started(p, { MAX_MESSAGES: '25' })])
+    await Promise.all(Array.from({ length: 60 }, (_, i) => send(i % 2 === 0 ? a : b, { player_name: 'Bob', message: `m${i}` })))
+    const page = await list(b)
+    expect(page.count).to.equal(25)
+    const all = (await (await fetch(`${a.base}/api/channels`)).json()) as { channels: Array<{ count: number }> }
+    expect(all.channels[0]?.count).to.equal(25)
+  })
+
+  it('keeps the history and goes on with higher ids after a process is killed with SIGKILL and started again', async () => {
+    const p = prefix()
+    const a = await started(p)
+    for (let i = 0; i < 5; i++) await send(a, { player_name: 'Bob', message: `before ${i}` })
+    const before = await list(a)
+    a.child.kill('SIGKILL')
+    await a.exited
+    const again = await started(p)
+    const after = await list(again)
+    expect(after.messages).to.deep.equal(before.messages)
+    expect(after.epoch).to.equal(before.epoch)
+    const next = await send(again, { player_name: 'Bob', message: 'after' })
+    expect(next.body.message?.id).to.be.greaterThan(before.next_after)
+  })
+
+  it('answers 503 at once while Redis is away, recovers by itself, and a poller misses nothing stored', async () => {
+    const p = prefix()
+    const a = await started(p)
+    const b = await started(p)
+    await send(a, { player_name: 'Bob', message: 'before the outage' })
+    const head = await list(a)
+    const heldThrough = fetch(`${b.base}/api/messages?after=${head.next_after}&epoch=${head.epoch}&wait=20`)
+    await holding([b], 1)
+    await redis.stop()
+    // A poll held when Redis went away is answered (its feed lost, its read refused), not left hanging for its 20 s.
+    const tHeld = Date.now()
+    expect((await heldThrough).status).to.be.oneOf([200, 503])
+    expect(Date.now() - tHeld).to.be.below(5_000)
+    const t0 = Date.now()
+    const refused = await send(a, { player_name: 'Bob', message: 'during the outage' })
+    expect(refused.status).to.equal(503)
+    expect(refused.body.error).to.match(/message store is unavailable/)
+    expect(Date.now() - t0).to.be.below(2_500)
+    const status = (await (await fetch(`${a.base}/api`)).json()) as { store: { available: boolean } }
+    expect(status.store.available).to.equal(false)
+    await redis.start()
+    // Back by itself: sends work again, on both processes.
+    let back = false
+    const deadline = Date.now() + 15_000
+    while (!back && Date.now() < deadline) {
+      back = (await send(b, { player_name: 'Bob', message: 'after the outage' })).status === 200
+      if (!back) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(back, 'sends work again once Redis is back').to.equal(true)
+    const page = await poll(a, head.next_after, head.epoch)
+    expect(page.gap).to.equal(false)
+    expect(page.messages.map((m) => m.message)).to.deep.equal(['after the outage'])
+  })
+
+  it('says so when Redis comes back empty: a new epoch, and an old cursor answered from the start with a gap', async () => {
+    const p = prefix()
+    const a = await started(p)
+    for (let i = 0; i < 3; i++) await send(a, { player_name: 'Bob', message: `lost ${i}` })
+    const before = await list(a)
+    await redis.stop()
+    await redis.start({ empty: true })
+    let page: Page | undefined
+    const deadline = Date.now() + 15_000
+    while (page === undefined && Date.now() < deadline) {
+      const response = await fetch(`${a.base}/api/messages?after=${before.next_after}&epoch=${before.epoch}`)
+      if (response.status === 200) page = (await response.json()) as Page
+      else await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(page, 'reads work again once Redis is back').not.to.equal(undefined)
+    expect(page?.epoch).not.to.equal(before.epoch)
+    expect(page?.gap).to.equal(true)
+  })
+
+  it('starts without Redis, says the store is unavailable, answers 503 within 2 s, and recovers when Redis comes', async () => {
+    const port = await freePort()
+    const a = await start(prefix(), {}, `redis://127.0.0.1:${port}`)
+    const status = (await (await fetch(`${a.base}/api`)).json()) as { status: string; store: { kind: string; available: boolean } }
+    expect(status.store).to.deep.equal({ kind: 'redis', available: false })
+    const t0 = Date.now()
+    expect((await send(a, { player_name: 'Bob', message: 'no redis yet' })).status).to.equal(503)
+    expect((await fetch(`${a.base}/api/messages`)).status).to.equal(503)
+    expect(Date.now() - t0).to.be.below(2_500)
+    const late = await startRedisOn(port)
+    try {
+      let ok = false
+      const deadline = Date.now() + 15_000
+      while (!ok && Date.now() < deadline) {
+        ok = (await send(a, { player_name: 'Bob', message: 'redis came' })).status === 200
+        if (!ok) await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      expect(ok).to.equal(true)
+    } finally {
+      await late.close()
+    }
+  })
+})
+
+/** A redis-server on a port chosen beforehand (for a server started before it). */
+const startRedisOn = async (port: number): Promise<TestRedis> => {
+  const { spawn } = await import('node:child_process')
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'rms-redis-late-'))
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', () => /Ready to accept connections/.test(output) && resolve())
+    child.once('exit', () => reject(new Error(`redis-server exited: ${output}`)))
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const close = async () => {
+    child.kill('SIGTERM')
+    await exited
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return { url: `redis://127.0.0.1:${port}`, port, stop: close, start: async () => undefined, close }
+}

@@ -12,11 +12,23 @@ import type { Answer, Question } from './servers/harness'
  * of requests open at once. Everything runs over loopback.
  */
 
-export type ServerName = 'ours' | 'minimal Koa' | 'node:http' | 'ours, key and limits'
+export type ServerName = 'ours' | 'minimal Koa' | 'node:http' | 'ours, key and limits' | 'ours on Redis' | 'ours ×2 on Redis'
 export const SERVER_NAMES: ReadonlyArray<ServerName> = ['ours', 'minimal Koa', 'node:http']
 /** Ours with an API key required and both rate limits on (set too high to refuse the load): what keys and limits cost a send. */
 export const GUARDED: ServerName = 'ours, key and limits'
-const FILES: Record<ServerName, string> = { ours: 'ours.js', 'minimal Koa': 'minimal-koa.js', 'node:http': 'node-http.js', [GUARDED]: 'ours.js' }
+/** Ours with STORE=redis, one process; and two such processes on the same Redis and prefix, driven as one server (see `cluster`). */
+export const ON_REDIS: ServerName = 'ours on Redis'
+export const TWO_ON_REDIS: ServerName = 'ours ×2 on Redis'
+const FILES: Record<ServerName, string> = {
+  ours: 'ours.js',
+  'minimal Koa': 'minimal-koa.js',
+  'node:http': 'node-http.js',
+  [GUARDED]: 'ours.js',
+  [ON_REDIS]: 'ours.js',
+  [TWO_ON_REDIS]: 'ours.js',
+}
+/** The environment that puts ours on a Redis (read by servers/ours.ts only). */
+export const redisEnv = (url: string, prefix: string): Record<string, string> => ({ BENCH_STORE: 'redis', BENCH_REDIS_URL: url, BENCH_REDIS_PREFIX: prefix })
 /** The key the guarded server takes, and the configuration it runs with. */
 export const BENCH_KEY = 'bench-key-0123456789abcdef'
 const GUARDED_ENV = { BENCH_API_KEYS: `bench:${BENCH_KEY}`, BENCH_PLAYER_RATE_LIMIT: '100000000/1s', BENCH_CLIENT_RATE_LIMIT: '100000000/1s' }
@@ -47,20 +59,25 @@ export const buildServers = (): void => {
 export type RunningServer = {
   readonly name: ServerName
   readonly pid: number
+  /** The first (for one process, the only) place it listens. */
   readonly url: string
   readonly port: number
+  /** Every process's port and URL: load and long polls are spread over them, connection by connection. */
+  readonly ports: ReadonlyArray<number>
+  readonly urls: ReadonlyArray<string>
+  /** Summed over its processes. */
   readonly ask: (what: Question['ask']) => Promise<number>
   readonly stop: () => Promise<void>
 }
 
 /** Starts one server under test (built by buildServers) in a child process of its own and resolves once it listens. */
-export const startServer = (name: ServerName, extraFlags: ReadonlyArray<string> = []): Promise<RunningServer> =>
+export const startServer = (name: ServerName, extraFlags: ReadonlyArray<string> = [], env: Readonly<Record<string, string>> = {}): Promise<RunningServer> =>
   new Promise((resolve, reject) => {
     const child: ChildProcess = fork(join(BUILD, FILES[name]), [], {
       // --expose-gc lets the server collect before it reports its memory.
       execArgv: ['--expose-gc', ...START_FLAGS, ...extraFlags],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, ...(name === GUARDED ? GUARDED_ENV : {}) },
+      env: { ...process.env, ...(name === GUARDED ? GUARDED_ENV : {}), ...env },
     })
     let next = 0
     const pending = new Map<number, (value: number) => void>()
@@ -78,6 +95,8 @@ export const startServer = (name: ServerName, extraFlags: ReadonlyArray<string> 
           pid: child.pid as number,
           port: m.port,
           url: `http://127.0.0.1:${m.port}`,
+          ports: [m.port],
+          urls: [`http://127.0.0.1:${m.port}`],
           ask: (what) =>
             new Promise((answer) => {
               const id = next++
@@ -95,6 +114,27 @@ export const startServer = (name: ServerName, extraFlags: ReadonlyArray<string> 
       }
     })
   })
+
+/**
+ * Several processes of ours (on one Redis) as one server under test: load
+ * and long polls are spread over them, what it is asked is summed over them
+ * (CPU time, held polls, memory), and stopping it stops them all.
+ */
+export const cluster = (name: ServerName, members: ReadonlyArray<RunningServer>): RunningServer => {
+  const first = members[0] as RunningServer
+  return {
+    name,
+    pid: first.pid,
+    url: first.url,
+    port: first.port,
+    ports: members.flatMap((m) => m.ports),
+    urls: members.flatMap((m) => m.urls),
+    ask: async (what) => (await Promise.all(members.map((m) => m.ask(what)))).reduce((a, b) => a + b, 0),
+    stop: async () => {
+      await Promise.all(members.map((m) => m.stop()))
+    },
+  }
+}
 
 export const SEND_BODY = JSON.stringify({ player_name: 'Player123', message: 'Hello from Roblox!' })
 
@@ -131,8 +171,10 @@ export type LoadOptions = { readonly connections: number; readonly pipelining?: 
 export const load = async (server: RunningServer, endpoint: Endpoint, options: LoadOptions): Promise<Load> => {
   const isSend = endpoint === 'POST /api/send'
   const cpuBefore = await server.ask('cpu')
+  const urls = server.urls.map((url) => (isSend ? `${url}/api/send` : `${url}/api/messages?limit=50`))
   const result = await autocannon({
-    url: isSend ? `${server.url}/api/send` : `${server.url}/api/messages?limit=50`,
+    // Several URLs: autocannon gives connection i to URL i mod n, so 32 connections over two processes are 16 each.
+    url: (urls.length === 1 ? urls[0] : urls) as string,
     method: isSend ? 'POST' : 'GET',
     headers: { ...(isSend ? { 'content-type': 'application/json' } : {}), ...headersFor(server.name) },
     ...(isSend ? { body: SEND_BODY } : {}),
@@ -160,12 +202,18 @@ export type PollResult = {
   readonly heapBytes: number
 }
 
-/** A raw HTTP/1.1 request on its own socket: far lighter for the client than http.request, so the client's cost stays small. */
-const hold = (port: number, path: string): Promise<{ socket: Socket; answered: Promise<{ at: number; count: number }> }> =>
+export type Held = { readonly socket: Socket; readonly answered: Promise<{ at: number; body: string }> }
+
+/**
+ * A raw HTTP/1.1 GET on its own socket, answered once (with a Content-Length):
+ * far lighter for the client than http.request, so the client's cost stays
+ * small. Used for our long polls and for nchan's long-poll subscribers alike.
+ */
+export const hold = (port: number, path: string): Promise<Held> =>
   new Promise((connected, failed) => {
     const socket = connect({ port, host: '127.0.0.1' })
     let text = ''
-    const answered = new Promise<{ at: number; count: number }>((resolve, reject) => {
+    const answered = new Promise<{ at: number; body: string }>((resolve, reject) => {
       socket.setEncoding('utf8')
       socket.on('data', (chunk: string) => {
         text += chunk
@@ -177,7 +225,8 @@ const hold = (port: number, path: string): Promise<{ socket: Socket; answered: P
         if (Buffer.byteLength(body) < Number(length[1])) return
         const at = performance.now()
         socket.destroy()
-        resolve({ at, count: (JSON.parse(body) as { count: number }).count })
+        if (!/^HTTP\/1\.1 200 /.test(text)) return reject(new Error(`a long poll answered ${text.slice(0, text.indexOf('\r\n'))}: ${body.slice(0, 200)}`))
+        resolve({ at, body })
       })
       socket.on('error', reject)
       socket.on('close', () => reject(new Error(`a long poll closed before its answer: ${text.slice(0, 200)}`)))
@@ -190,7 +239,7 @@ const hold = (port: number, path: string): Promise<{ socket: Socket; answered: P
     socket.once('error', failed)
   })
 
-const until = async (condition: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> => {
+export const until = async (condition: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> => {
   const deadline = Date.now() + ms
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
@@ -199,32 +248,49 @@ const until = async (condition: () => Promise<boolean>, what: string, ms = 30_00
 }
 
 /** Connections opened at once: well under the listen backlog (511 by default), so none is dropped and retried a second later. */
-const CONNECT_WAVE = 250
+export const CONNECT_WAVE = 250
 
 /**
- * Opens `count` long polls, waits until the server holds every one, sends
- * once and times the last answer; also what the held polls cost the server
- * in memory.
+ * Opens `count` held requests (`open(i)` opens the i-th) in waves, each wave
+ * once the server says it holds the previous ones (`heldNow`): the kernel
+ * completes a connection before the server accepts it, and connecting faster
+ * overflows the accept queue.
+ */
+export const holdMany = async (count: number, open: (i: number) => Promise<Held>, heldNow: () => Promise<number>, what: string): Promise<Held[]> => {
+  const held: Held[] = []
+  try {
+    for (let opened = 0; opened < count; opened += CONNECT_WAVE) {
+      const wave = Math.min(CONNECT_WAVE, count - opened)
+      held.push(...(await Promise.all(Array.from({ length: wave }, (_, i) => open(opened + i)))))
+      await until(async () => (await heldNow()) >= opened + wave, `${what} to hold ${opened + wave} long polls`)
+    }
+    return held
+  } catch (err) {
+    for (const h of held) h.socket.destroy()
+    throw err
+  }
+}
+
+/**
+ * Opens `count` long polls, spread over the server's processes (poll i to
+ * process i mod n), waits until it holds every one, sends once (to the first
+ * process: the others hear of it through Redis) and times the last answer;
+ * also what the held polls cost the server in memory.
  */
 export const longPolls = async (server: RunningServer, count: number): Promise<PollResult> => {
   const head = (await send(server.url)).auto_reply.id
   await until(async () => (await server.ask('waiters')) === 0, `${server.name} to hold no long polls before the test`)
   const rssBefore = await server.ask('rss')
   const heapBefore = await server.ask('heap')
-  const held: Array<Awaited<ReturnType<typeof hold>>> = []
+  const path = `/api/messages?after=${head}&wait=25`
+  const held = await holdMany(count, (i) => hold(server.ports[i % server.ports.length] as number, path), () => server.ask('waiters'), server.name)
   try {
-    for (let opened = 0; opened < count; opened += CONNECT_WAVE) {
-      const wave = Math.min(CONNECT_WAVE, count - opened)
-      held.push(...(await Promise.all(Array.from({ length: wave }, () => hold(server.port, `/api/messages?after=${head}&wait=25`)))))
-      // The kernel completes a connection before the server accepts it: wait for the server itself, or its accept queue overflows.
-      await until(async () => (await server.ask('waiters')) >= opened + wave, `${server.name} to hold ${opened + wave} long polls`)
-    }
     const rssHeld = await server.ask('rss')
     const heapHeld = await server.ask('heap')
     const sentAt = performance.now()
     await send(server.url)
     const answers = await Promise.all(held.map((h) => h.answered))
-    const empty = answers.filter((a) => a.count === 0).length
+    const empty = answers.filter((a) => (JSON.parse(a.body) as { count: number }).count === 0).length
     if (empty > 0) throw new Error(`${server.name}: ${empty} of ${count} long polls were answered without the new message`)
     return {
       delayMs: Math.max(...answers.map((a) => a.at)) - sentAt,
@@ -235,3 +301,26 @@ export const longPolls = async (server: RunningServer, count: number): Promise<P
     for (const h of held) h.socket.destroy()
   }
 }
+
+/**
+ * Until a send to the first process wakes a long poll held on every one of
+ * them: each process subscribes to Redis's feed in the background, a moment
+ * after its store answers. Tries a few times (bounded), each poll waiting 2 s.
+ */
+export const whenFeedUp = async (server: RunningServer): Promise<void> => {
+  for (let attempt = 1; ; attempt++) {
+    const head = (await send(server.url)).auto_reply.id
+    const held = await Promise.all(server.ports.map((port) => hold(port, `/api/messages?after=${head}&wait=2`)))
+    await until(async () => (await server.ask('waiters')) >= held.length, `${server.name} to hold its feed probes`)
+    await send(server.url)
+    const answers = await Promise.all(held.map((h) => h.answered))
+    if (answers.every((a) => (JSON.parse(a.body) as { count: number }).count > 0)) return
+    if (attempt === 5) throw new Error(`${server.name}: a send to one process does not wake long polls on the others`)
+  }
+}
+
+/** The same server with another process's CPU time added to its own (Redis's, for ours on Redis): what a request costs the machine. */
+export const withCpuOf = (server: RunningServer, cpuMicros: () => number): RunningServer => ({
+  ...server,
+  ask: async (what) => (await server.ask(what)) + (what === 'cpu' ? cpuMicros() : 0),
+})

@@ -2,7 +2,29 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { buildServers, ENDPOINTS, GUARDED, load, longPolls, send, SERVER_NAMES, START_FLAGS, startServer, type Endpoint, type Load, type PollResult, type RunningServer, type ServerName } from './clients'
+import {
+  buildServers,
+  cluster,
+  ENDPOINTS,
+  GUARDED,
+  load,
+  longPolls,
+  ON_REDIS,
+  redisEnv,
+  send,
+  SERVER_NAMES,
+  START_FLAGS,
+  startServer,
+  TWO_ON_REDIS,
+  whenFeedUp,
+  withCpuOf,
+  type Endpoint,
+  type Load,
+  type PollResult,
+  type RunningServer,
+  type ServerName,
+} from './clients'
+import { nchanPolls, nginxUnavailable, REDIS_PERSISTENCE, redisUnavailable, startNginx, startRedis, type BenchNginx, type BenchRedis } from './external'
 
 /*
  * `npm run bench`: our server against two baselines doing the same work,
@@ -20,8 +42,8 @@ import { buildServers, ENDPOINTS, GUARDED, load, longPolls, send, SERVER_NAMES, 
 
 const SMOKE = process.argv.includes('--smoke')
 const DEFAULTS = SMOKE
-  ? { rounds: 1, seconds: 1, warmup: 0, connections: 16, waiters: 200, pollRounds: 1, sendsFirst: 2_000, sends: 10_000 }
-  : { rounds: 5, seconds: 2, warmup: 1, connections: 32, waiters: 5_000, pollRounds: 6, sendsFirst: 10_000, sends: 1_000_000 }
+  ? { rounds: 1, seconds: 1, warmup: 0, connections: 16, waiters: 200, pollRounds: 1, fanRounds: 1, sendsFirst: 2_000, sends: 10_000 }
+  : { rounds: 5, seconds: 2, warmup: 1, connections: 32, waiters: 5_000, pollRounds: 6, fanRounds: 3, sendsFirst: 10_000, sends: 1_000_000 }
 type Settings = typeof DEFAULTS
 const settings = Object.fromEntries(
   Object.entries(DEFAULTS).map(([key, value]) => [key, Number(process.env[`BENCH_${key.toUpperCase()}`] ?? value)]),
@@ -29,10 +51,28 @@ const settings = Object.fromEntries(
 const CUSTOM = Object.keys(DEFAULTS).some((key) => process.env[`BENCH_${key.toUpperCase()}`] !== undefined)
 
 /** The targets, checked on the medians of one run: sends and lists well ahead of a Koa app doing the same, sends near bare node:http, and a key and rate limits costing a send under a tenth. */
-const TARGET = { oursOverKoa: 1.3, sendOverNode: 0.8, guardedOverOpen: 0.9, memoryGrowthBytes: 20 * 1024 * 1024, pollDelay: 1.3, pollMemory: 1.5 }
+const TARGET = { oursOverKoa: 1.3, sendOverNode: 0.8, guardedOverOpen: 0.9, memoryGrowthBytes: 20 * 1024 * 1024, pollDelay: 1.3, pollMemory: 1.5, redisOverMemory: 0.5, redisAim: 0.6, twoOverNchan: 1 }
 
 /** The headline figures of this run, for the table of runs at the top of results.md. */
-const headline = { guardedOverOpen: '—', sendOverKoa: '—', sendOverNode: '—', listOverKoa: '—', pollDelay: '—', pollMemory: '—', growthMb: '—' }
+const headline = {
+  guardedOverOpen: '—',
+  sendOverKoa: '—',
+  sendOverNode: '—',
+  listOverKoa: '—',
+  pollDelay: '—',
+  pollMemory: '—',
+  growthMb: '—',
+  sendRedis: '—',
+  listRedis: '—',
+  sendTwo: '—',
+  fanTwo: '—',
+  fanNchan: '—',
+}
+
+/** redis-server and nginx+nchan, when they can be started here (else why not: that part is skipped). */
+let redis: BenchRedis | undefined
+let redisSkipped: string | undefined
+let nginxSkipped: string | undefined
 
 
 // ---------------------------------------------------------------------------------------------
@@ -59,12 +99,28 @@ const verdicts: Verdict[] = []
 // ---------------------------------------------------------------------------------------------
 // Throughput: each endpoint of each server in turn, several rounds, the order rotating
 
-type ThroughputResults = Record<Endpoint, { rounds: Array<Record<ServerName, Load>> }>
+type ThroughputResults = Record<Endpoint, { rounds: Array<Partial<Record<ServerName, Load>>> }>
+
+/**
+ * Ours on Redis: two processes on the bench's redis-server, one prefix.
+ * The first alone is "ours on Redis"; both, driven as one server, are
+ * "ours ×2 on Redis". Each counts Redis's CPU time with its own.
+ */
+const startOnRedis = async (on: BenchRedis, prefix: string): Promise<{ one: RunningServer; two: RunningServer }> => {
+  const env = redisEnv(on.url, prefix)
+  const [a, b] = await Promise.all([startServer(ON_REDIS, [], env), startServer(ON_REDIS, [], env)])
+  return { one: withCpuOf(a, on.cpu), two: withCpuOf(cluster(TWO_ON_REDIS, [a, b]), on.cpu) }
+}
 
 const throughput = async (): Promise<ThroughputResults> => {
-  const servers = await Promise.all([...SERVER_NAMES, GUARDED].map((name) => startServer(name)))
-  // The guarded server is measured on sends only: what a key and the limits add to the request every game server makes.
-  const measuredOn = (endpoint: Endpoint) => (endpoint === 'POST /api/send' ? servers : servers.filter((s) => s.name !== GUARDED))
+  const onRedis = redis === undefined ? undefined : await startOnRedis(redis, 'bench-throughput')
+  // Ours on Redis right after ours in memory, so that the two are measured side by side in most rounds.
+  const servers = [
+    ...(await Promise.all(SERVER_NAMES.map((name) => startServer(name)))).flatMap((s) => (s.name === 'ours' && onRedis !== undefined ? [s, onRedis.one, onRedis.two] : [s])),
+    await startServer(GUARDED),
+  ]
+  // The guarded server and two processes on Redis are measured on sends only: what a key and the limits add to the request every game server makes, and what a second process adds to sends.
+  const measuredOn = (endpoint: Endpoint) => (endpoint === 'POST /api/send' ? servers : servers.filter((s) => s.name !== GUARDED && s.name !== TWO_ON_REDIS))
   try {
     // Enough stored for a full page of 50, then warm every path up before anything is timed.
     for (const server of servers) for (let i = 0; i < 30; i++) await send(server.url, server.name)
@@ -72,6 +128,10 @@ const throughput = async (): Promise<ThroughputResults> => {
       for (const endpoint of ENDPOINTS) for (const server of measuredOn(endpoint)) await load(server, endpoint, { connections: settings.connections, seconds: settings.warmup })
 
     out(`## Throughput: ${settings.connections} connections, ${settings.seconds} s per run, ${settings.rounds} round(s)`)
+    out()
+    if (redis !== undefined)
+      out(`Ours on Redis: redis-server ${redis.version}, started by the bench on a free loopback port, ${REDIS_PERSISTENCE}; its CPU time is counted in ours' CPU per request. Ours ×2 on Redis: two processes on that Redis, autocannon's connections split between them.`)
+    else out(`Ours on Redis is not measured: ${redisSkipped ?? 'redis-server is not available'}.`)
     out()
     out('| endpoint | round | server | req/s | p50 ms | p99 ms | errors | server CPU µs/request |')
     out('|---|---:|---|---:|---:|---:|---:|---:|')
@@ -87,7 +147,7 @@ const throughput = async (): Promise<ThroughputResults> => {
           byServer[server.name] = r
           out(`| ${endpoint} | ${round} | ${server.name} | ${fmt(r.rps)} | ${r.p50} | ${r.p99} | ${r.errors} | ${fmt(r.cpuPerRequest, 1)} |`)
         }
-        results[endpoint].rounds.push(byServer as Record<ServerName, Load>)
+        results[endpoint].rounds.push(byServer)
       }
     }
     return results
@@ -103,7 +163,7 @@ const reportRatios = (results: ThroughputResults): void => {
   out(`| endpoint | ours / minimal Koa | median | ours / node:http | median | by CPU: vs minimal Koa, vs node:http | target |`)
   out('|---|---|---:|---|---:|---|---|')
   for (const endpoint of ENDPOINTS) {
-    const rounds = results[endpoint].rounds
+    const rounds = results[endpoint].rounds as Array<Record<ServerName, Load>>
     const koa = rounds.map((r) => r.ours.rps / r['minimal Koa'].rps)
     const node = rounds.map((r) => r.ours.rps / r['node:http'].rps)
     const cpuKoa = median(rounds.map((r) => r['minimal Koa'].cpuPerRequest / r.ours.cpuPerRequest))
@@ -121,7 +181,7 @@ const reportRatios = (results: ThroughputResults): void => {
     const target = isSend ? `≥ ${TARGET.oursOverKoa} Koa, ≥ ${TARGET.sendOverNode} node:http` : `≥ ${TARGET.oursOverKoa} Koa`
     out(`| ${endpoint} | ${list(koa)} | **${median(koa).toFixed(2)}** | ${list(node)} | ${isSend ? `**${median(node).toFixed(2)}**` : median(node).toFixed(2)} | ${cpuKoa.toFixed(2)}, ${cpuNode.toFixed(2)} | ${target}: ${verdict(passKoa && passNode)} |`)
   }
-  const sends = results['POST /api/send'].rounds
+  const sends = results['POST /api/send'].rounds as Array<Record<ServerName, Load>>
   const guarded = sends.map((r) => r[GUARDED].rps / r.ours.rps)
   const guardedByCpu = median(sends.map((r) => r.ours.cpuPerRequest / r[GUARDED].cpuPerRequest))
   const pass = median(guarded) >= TARGET.guardedOverOpen
@@ -129,6 +189,35 @@ const reportRatios = (results: ThroughputResults): void => {
   verdicts.push({ target: `POST /api/send with a key and both rate limits / without ≥ ${TARGET.guardedOverOpen.toFixed(2)} (median req/s)`, value: median(guarded).toFixed(2), pass })
   out()
   out(`Sends with an API key and both rate limits on, against ours without: ${guarded.map((x) => x.toFixed(2)).join(', ')}; median **${median(guarded).toFixed(2)}** (by CPU ${guardedByCpu.toFixed(2)}; target ≥ ${TARGET.guardedOverOpen}: ${verdict(pass)}).`)
+  if (redis !== undefined) reportRedis(results)
+}
+
+/** Ours on Redis against ours in memory (both endpoints), and two processes on Redis against one (sends), round by round. */
+const reportRedis = (results: ThroughputResults): void => {
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ')
+  out()
+  out(`On Redis (${REDIS_PERSISTENCE}): ours on Redis / ours in memory, and ours ×2 / ours ×1 on Redis, req/s per round and their median. By CPU: the inverse ratio of CPU time per request, Redis's included.`)
+  out()
+  out(`| endpoint | on Redis / in memory | median | by CPU | target | ×2 / ×1 on Redis | median | by CPU |`)
+  out('|---|---|---:|---:|---|---|---:|---:|')
+  for (const endpoint of ENDPOINTS) {
+    const rounds = results[endpoint].rounds as Array<Record<ServerName, Load>>
+    const isSend = endpoint === 'POST /api/send'
+    const onRedis = rounds.map((r) => r[ON_REDIS].rps / r.ours.rps)
+    const byCpu = median(rounds.map((r) => r.ours.cpuPerRequest / r[ON_REDIS].cpuPerRequest))
+    const pass = median(onRedis) >= TARGET.redisOverMemory
+    verdicts.push({ target: `${endpoint}: ours on Redis / ours in memory ≥ ${TARGET.redisOverMemory.toFixed(2)} (aim ${TARGET.redisAim.toFixed(2)}; median req/s)`, value: median(onRedis).toFixed(2), pass })
+    const two = isSend ? rounds.map((r) => r[TWO_ON_REDIS].rps / r[ON_REDIS].rps) : []
+    const twoByCpu = isSend ? median(rounds.map((r) => r[ON_REDIS].cpuPerRequest / r[TWO_ON_REDIS].cpuPerRequest)) : 0
+    if (isSend) {
+      headline.sendRedis = median(onRedis).toFixed(2)
+      headline.sendTwo = median(two).toFixed(2)
+    } else headline.listRedis = median(onRedis).toFixed(2)
+    const aim = median(onRedis) >= TARGET.redisAim ? `, aim ${TARGET.redisAim} met` : `, aim ${TARGET.redisAim} not met`
+    out(
+      `| ${endpoint} | ${list(onRedis)} | **${median(onRedis).toFixed(2)}** | ${byCpu.toFixed(2)} | ≥ ${TARGET.redisOverMemory}: ${verdict(pass)}${aim} | ${isSend ? `${list(two)} | **${median(two).toFixed(2)}** | ${twoByCpu.toFixed(2)}` : '— | — | —'} |`,
+    )
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,6 +292,111 @@ const polls = async (): Promise<PollRound[]> => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The long-poll fan-out on Redis: one process, two, and nginx+nchan as the C reference
+
+/*
+ * The same 5,000 polls and one send as above, measured on ours on Redis,
+ * once all on one process and once spread over two on the same Redis (the
+ * send goes to the first; the second hears of it through Redis's pub/sub),
+ * and against nginx with the Nchan module, one worker, its long-poll
+ * subscribers on one channel and one message published: a mature C server
+ * doing the least the fan-out needs. All three are started once and warmed
+ * with a tenth of the polls, then measured back to back in each round, the
+ * order rotating, so that over three rounds each goes first, second and
+ * third once; the comparison is of the medians, as above. Three rounds, not
+ * six, to keep the run near four minutes: nchan's delay varied by 2% from
+ * round to round in trial runs, ours by a quarter.
+ */
+
+const FAN_ONE = ON_REDIS
+const FAN_TWO = TWO_ON_REDIS
+const FAN_NCHAN = 'nginx+nchan'
+type FanName = typeof FAN_ONE | typeof FAN_TWO | typeof FAN_NCHAN
+type FanRound = Partial<Record<FanName, PollResult>>
+type FanTarget = { readonly name: FanName; readonly measure: (count: number) => Promise<PollResult>; readonly stop: () => Promise<void> }
+
+const fanOut = async (): Promise<FanRound[]> => {
+  out()
+  out(`## Long-poll fan-out: ${fmt(settings.waiters)} held, one message; ours on Redis, one process and two, against nginx+nchan, ${settings.fanRounds} round(s)`)
+  out()
+  const targets: FanTarget[] = []
+  let nginx: BenchNginx | undefined
+  try {
+    if (redis !== undefined) {
+      const { one, two } = await startOnRedis(redis, 'bench-fanout')
+      await whenFeedUp(two)
+      targets.push({ name: FAN_ONE, measure: (count) => longPolls(one, count), stop: () => one.stop() })
+      targets.push({ name: FAN_TWO, measure: (count) => longPolls(two, count), stop: () => two.stop() })
+    }
+    if (nginxSkipped === undefined) {
+      try {
+        nginx = await startNginx(settings.waiters)
+        const started = nginx
+        targets.push({ name: FAN_NCHAN, measure: (count) => nchanPolls(started, count), stop: () => started.stop() })
+      } catch (err) {
+        nginxSkipped = `nginx did not start: ${err instanceof Error ? err.message.split('\n').slice(0, 3).join(' ') : String(err)}`
+      }
+    }
+    if (redis === undefined) out(`Ours on Redis is not measured: ${redisSkipped ?? 'redis-server is not available'}.`)
+    else out(`Ours on Redis: the redis-server above (${REDIS_PERSISTENCE}); two processes hold ${fmt(settings.waiters / 2)} polls each, and the send goes to the first.`)
+    if (nginx !== undefined)
+      out(`nginx ${nginx.version} with Nchan (${'`'}ngx_nchan_module${'`'}): one worker, ${'`'}nchan_subscriber longpoll${'`'} and ${'`'}nchan_publisher${'`'} on one channel (configuration in bench/README.md); the message published is the size of ours' answer.`)
+    else out(`nginx+nchan is not measured: ${nginxSkipped ?? 'not available'}.`)
+    out()
+    if (targets.length === 0) return []
+    out(`Each is warmed with ${fmt(pollWarmup())} polls, then in each round measured back to back, the order rotating. Delay: from the send (the publish) to the last complete answer at the client. Memory: what the held polls add to our processes together, after a full collection.`)
+    out()
+    for (const target of targets) await target.measure(pollWarmup())
+    out('| round | server | delay to the last answer, ms | resident memory added, MB |')
+    out('|---:|---|---:|---:|')
+    const rounds: FanRound[] = []
+    for (let round = 1; round <= settings.fanRounds; round++) {
+      const result: FanRound = {}
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[(i + round - 1) % targets.length] as FanTarget
+        const r = await target.measure(settings.waiters)
+        result[target.name] = r
+        out(`| ${round} | ${target.name} | ${fmt(r.delayMs, 1)} | ${target.name === FAN_NCHAN ? '—' : mb(r.rssBytes)} |`)
+      }
+      rounds.push(result)
+    }
+    reportFanOut(rounds)
+    return rounds
+  } finally {
+    await Promise.all(targets.map((t) => t.stop()))
+  }
+}
+
+const reportFanOut = (rounds: FanRound[]): void => {
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ')
+  const has = (name: FanName) => rounds.every((r) => r[name] !== undefined)
+  const delayOf = (name: FanName) => median(rounds.map((r) => (r[name] as PollResult).delayMs))
+  const ratio = (a: FanName, b: FanName) => ({ medians: delayOf(a) / delayOf(b), within: rounds.map((r) => (r[a] as PollResult).delayMs / (r[b] as PollResult).delayMs) })
+  out()
+  out('| delay to the last answer | median, ms | against | ratio of the medians | within each round (the spread) | |')
+  out('|---|---:|---|---:|---|---|')
+  for (const name of [FAN_ONE, FAN_TWO, FAN_NCHAN] as const) {
+    if (!has(name)) continue
+    if (name === FAN_ONE) out(`| ${name} | ${fmt(delayOf(name), 1)} | | | | |`)
+    if (name === FAN_TWO) {
+      const r = ratio(FAN_TWO, FAN_ONE)
+      headline.fanTwo = r.medians.toFixed(2)
+      out(`| ${name} | ${fmt(delayOf(name), 1)} | ours on Redis, one process | **${r.medians.toFixed(2)}** | ${list(r.within)} | reported: ${r.medians < 1 ? 'two processes answer sooner' : 'two processes answer no sooner'} |`)
+    }
+    if (name === FAN_NCHAN) {
+      out(`| ${name} | ${fmt(delayOf(name), 1)} | | | | |`)
+      if (has(FAN_TWO)) {
+        const r = ratio(FAN_TWO, FAN_NCHAN)
+        const pass = r.medians < TARGET.twoOverNchan
+        headline.fanNchan = r.medians.toFixed(2)
+        out(`| ${FAN_TWO} | ${fmt(delayOf(FAN_TWO), 1)} | nginx+nchan, one worker | **${r.medians.toFixed(2)}** | ${list(r.within)} | < 1 (two of ours beat one nginx worker): ${verdict(pass)} |`)
+        verdicts.push({ target: `long-poll fan-out: ours ×2 on Redis answer the last of ${fmt(settings.waiters)} sooner than one nginx+nchan worker (delay ratio < 1, medians)`, value: `${r.medians.toFixed(2)}×`, pass })
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Memory under many sends: ours alone, fresh, sampled along the way
 
 type MemorySample = { readonly sends: number; readonly rssBytes: number; readonly heapBytes: number }
@@ -261,7 +455,10 @@ const ensureDescriptors = (): void => {
 const HISTORY_START = '<!-- history:start -->'
 const HISTORY_END = '<!-- history:end -->'
 const HISTORY_HEADER =
-  '| run (UTC) | commit | send / minimal Koa | send / node:http | list / minimal Koa | long-poll delay / node:http | long-poll memory / node:http | memory growth over 1M sends, MB | run, s | send with a key and limits / without |'
+  '| run (UTC) | commit | send / minimal Koa | send / node:http | list / minimal Koa | long-poll delay / node:http | long-poll memory / node:http | memory growth over 1M sends, MB | run, s | send with a key and limits / without |' +
+  ' send on Redis / in memory | list on Redis / in memory | send, ×2 / ×1 on Redis | long-poll delay, ×2 / ×1 on Redis | long-poll delay, ×2 on Redis / nginx+nchan |'
+/** Left-aligned for the run and the commit, right for the figures. */
+const HISTORY_ALIGN = `|---|---|${'---:|'.repeat(HISTORY_HEADER.split('|').length - 4)}`
 
 /** The commit measured, with a mark when the tree had changes of its own. */
 const commit = (): string => {
@@ -294,7 +491,7 @@ const resultsFile = (previous: string, row: string, run: string): string => {
     '',
     HISTORY_START,
     HISTORY_HEADER,
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    HISTORY_ALIGN,
     ...rows,
     row,
     HISTORY_END,
@@ -318,10 +515,35 @@ const main = async (): Promise<void> => {
     phases.push([phase, Math.round((Date.now() - t0) / 1000)])
     return result
   }
-  const results = { throughput: await timed('throughput', throughput), polls: [] as PollRound[], memory: [] as MemorySample[] }
-  reportRatios(results.throughput)
-  results.polls = await timed('long polls', polls)
-  results.memory = await timed('memory', memory)
+  redisSkipped = redisUnavailable()
+  nginxSkipped = nginxUnavailable()
+  if (redisSkipped === undefined) {
+    try {
+      redis = await startRedis()
+    } catch (err) {
+      redisSkipped = `redis-server did not start: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`
+    }
+  }
+  console.log(redis === undefined ? `Skipping ours on Redis: ${redisSkipped}` : `redis-server ${redis.version} on ${redis.url}, ${REDIS_PERSISTENCE}`)
+  if (nginxSkipped !== undefined) console.log(`Skipping nginx+nchan: ${nginxSkipped}`)
+  const results = {
+    throughput: {} as ThroughputResults,
+    polls: [] as PollRound[],
+    fanOut: [] as FanRound[],
+    memory: [] as MemorySample[],
+    skipped: {} as { redis?: string; nginx?: string },
+  }
+  try {
+    results.throughput = await timed('throughput', throughput)
+    reportRatios(results.throughput)
+    results.polls = await timed('long polls', polls)
+    if (redis !== undefined || nginxSkipped === undefined) results.fanOut = await timed('fan-out on Redis and nginx', fanOut)
+    results.memory = await timed('memory', memory)
+  } finally {
+    await redis?.stop()
+  }
+  if (redisSkipped !== undefined) results.skipped.redis = redisSkipped
+  if (nginxSkipped !== undefined) results.skipped.nginx = nginxSkipped
 
   out()
   out('## Targets')
@@ -330,16 +552,21 @@ const main = async (): Promise<void> => {
   const seconds = Math.round((Date.now() - began) / 1000)
   out()
   out(`The run took ${seconds} s (${phases.map(([phase, s]) => `${phase} ${s} s`).join(', ')}).`)
+  for (const [part, reason] of Object.entries(results.skipped)) out(`Skipped (${part}): ${reason}.`)
 
   if (process.env.BENCH_JSON !== undefined) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ settings, seconds, verdicts, ...results }, null, 2))
   if (!SMOKE && !CUSTOM) {
     const file = join(__dirname, 'results.md')
     const when = new Date().toISOString().slice(0, 16).replace('T', ' ')
-    const row = `| ${when} | ${commit()} | ${headline.sendOverKoa} | ${headline.sendOverNode} | ${headline.listOverKoa} | ${headline.pollDelay} | ${headline.pollMemory} | ${headline.growthMb} | ${seconds} | ${headline.guardedOverOpen} |`
+    const row = `| ${when} | ${commit()} | ${headline.sendOverKoa} | ${headline.sendOverNode} | ${headline.listOverKoa} | ${headline.pollDelay} | ${headline.pollMemory} | ${headline.growthMb} | ${seconds} | ${headline.guardedOverOpen} | ${headline.sendRedis} | ${headline.listRedis} | ${headline.sendTwo} | ${headline.fanTwo} | ${headline.fanNchan} |`
     writeFileSync(file, resultsFile(existsSync(file) ? readFileSync(file, 'utf8') : '', row, `# Latest full run: ${when} UTC, ${machine()}\n\n${lines.join('\n')}\n`))
     console.log(`\nWritten to ${file}: this run in full, and its line in the table of runs`)
   }
 }
+
+// Interrupted, the process still exits normally, so that redis-server and nginx are stopped (bench/external.ts).
+process.once('SIGINT', () => process.exit(130))
+process.once('SIGTERM', () => process.exit(143))
 
 main().catch((err: unknown) => {
   console.error(err)

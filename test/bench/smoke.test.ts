@@ -3,26 +3,38 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { nginxUnavailable, redisUnavailable } from '../../bench/external'
 
 /*
  * The benchmark is not part of `npm test`, but a short run of it is, so that
  * it cannot rot: every part runs for a moment (no thresholds; a shared
  * machine makes short timings meaningless) and must produce a number for
- * every row.
+ * every row. The parts on Redis and against nginx+nchan run when
+ * redis-server and nginx with its Nchan module are installed; when they are
+ * not, the bench must say why and skip them, and so does this test.
  */
 
 const ROOT = resolve(__dirname, '..', '..')
 const RESULTS = join(ROOT, 'bench', 'results.md')
 
 type Load = { rps: number; p50: number; p99: number; errors: number; cpuPerRequest: number }
+type Poll = { delayMs: number; rssBytes: number; heapBytes: number }
 type Report = {
   verdicts: Array<{ target: string; value: string; pass: boolean }>
   throughput: Record<string, { rounds: Array<Record<string, Load>> }>
-  polls: Array<Record<string, { delayMs: number; rssBytes: number; heapBytes: number }>>
+  polls: Array<Record<string, Poll>>
+  fanOut: Array<Record<string, Poll>>
   memory: Array<{ sends: number; rssBytes: number; heapBytes: number }>
+  skipped: { redis?: string; nginx?: string }
 }
 
 const SERVERS = ['ours', 'minimal Koa', 'node:http']
+const ON_REDIS = 'ours on Redis'
+const TWO_ON_REDIS = 'ours ×2 on Redis'
+const NCHAN = 'nginx+nchan'
+/** Why each optional part cannot run here (undefined: it must run). */
+const noRedis = redisUnavailable()
+const noNginx = nginxUnavailable()
 const ENDPOINTS = ['POST /api/send', 'GET /api/messages?limit=50']
 
 describe('bench: a smoke run of npm run bench', function () {
@@ -79,6 +91,44 @@ describe('bench: a smoke run of npm run bench', function () {
       }
   })
 
+  it('measures ours on Redis against ours in memory on both endpoints, and two processes on Redis against one on sends, when redis-server is installed', function () {
+    if (noRedis !== undefined) {
+      if (process.env.CI === 'true') throw new Error(`CI needs redis-server for the bench's Redis parts: ${noRedis}`)
+      console.log(`      skipping the Redis parts of the smoke run: ${noRedis}`)
+      expect(report.skipped.redis, 'the bench says why it skipped Redis').to.be.a('string')
+      expect(printed).to.include('Skipping ours on Redis:')
+      return this.skip()
+    }
+    expect(report.skipped.redis).to.equal(undefined)
+    for (const endpoint of ENDPOINTS)
+      for (const round of report.throughput[endpoint]?.rounds ?? []) {
+        const servers = endpoint === 'POST /api/send' ? [ON_REDIS, TWO_ON_REDIS] : [ON_REDIS]
+        for (const server of servers) {
+          const load = round[server]
+          expect(positive(load?.rps) && positive(load?.cpuPerRequest), `${endpoint} on ${server}: ${JSON.stringify(load)}`).to.equal(true)
+          expect(load?.errors, `${endpoint} on ${server}`).to.equal(0)
+        }
+      }
+    expect(printed).to.include("--save '' --appendonly no")
+    expect(printed).to.match(/\| POST \/api\/send \| [0-9.]+ \| \*\*[0-9.]+\*\* \| [0-9.]+ \| ≥ 0\.5: (PASS|FAIL)[^|]* \| [0-9.]+ \| \*\*[0-9.]+\*\* \|/)
+  })
+
+  it('releases the long polls on one process and on two on Redis, and nchan subscribers on nginx, when installed', function () {
+    const expected = [...(noRedis === undefined ? [ON_REDIS, TWO_ON_REDIS] : []), ...(noNginx === undefined ? [NCHAN] : [])]
+    if (noNginx !== undefined) {
+      if (process.env.CI === 'true') throw new Error(`CI needs nginx with its Nchan module for the bench's fan-out reference: ${noNginx}`)
+      console.log(`      skipping nginx+nchan in the smoke run: ${noNginx}`)
+      expect(report.skipped.nginx, 'the bench says why it skipped nginx').to.be.a('string')
+    }
+    if (expected.length === 0) return this.skip()
+    expect(report.fanOut).to.have.length.greaterThan(0)
+    for (const round of report.fanOut) {
+      expect(Object.keys(round).sort()).to.deep.equal([...expected].sort())
+      for (const server of expected) expect(positive(round[server]?.delayMs), `${server}: ${JSON.stringify(round[server])}`).to.equal(true)
+    }
+    if (noRedis === undefined && noNginx === undefined) expect(printed).to.match(/\| ours ×2 on Redis \| [0-9.,]+ \| nginx\+nchan, one worker \| \*\*[0-9.]+\*\* \|/)
+  })
+
   it('samples our memory along the sends', () => {
     expect(report.memory.length).to.be.at.least(2)
     for (const sample of report.memory) expect(positive(sample.sends) && positive(sample.rssBytes) && positive(sample.heapBytes)).to.equal(true)
@@ -87,8 +137,9 @@ describe('bench: a smoke run of npm run bench', function () {
   it('prints the tables, the ratios and a verdict for every target', () => {
     expect(printed).to.include('| endpoint | ours / minimal Koa |')
     for (const endpoint of ENDPOINTS) expect(printed).to.match(new RegExp(`\\| ${endpoint.replace(/[?/]/g, '\\$&')} \\| [0-9.]+ \\| \\*\\*[0-9.]+\\*\\* \\|`))
-    // Sends against minimal Koa and node:http, lists against minimal Koa, sends with a key and limits, the long polls' delay and memory, memory over the sends.
-    expect(report.verdicts.map((v) => v.target)).to.have.length(7)
+    // Sends against minimal Koa and node:http, lists against minimal Koa, sends with a key and limits, the long polls' delay and memory, memory over the sends;
+    // with Redis, sends and lists on Redis against in memory; with nginx too, two of ours against nginx+nchan.
+    expect(report.verdicts.map((v) => v.target)).to.have.length(7 + (noRedis === undefined ? 2 : 0) + (noRedis === undefined && noNginx === undefined ? 1 : 0))
     expect(printed).to.match(/\| delay, ms \| [0-9.,]+ \| [0-9.,]+ \| \*\*[0-9.]+\*\* \| [0-9., ]+ \| ≤ 1\.3: (PASS|FAIL) \|/)
     expect(printed).to.include('## Targets')
   })

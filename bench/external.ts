@@ -4,7 +4,8 @@ import { request } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { hold, holdMany, until, type PollResult } from './clients'
+import { until, type PollResult } from './clients'
+import { holdAndFire, rawPost, type FanoutClient } from './fanout'
 
 /*
  * The servers the bench starts that are not Node: a redis-server for ours on
@@ -237,25 +238,24 @@ const NCHAN_MESSAGE = JSON.stringify({
 })
 
 /**
- * The long-poll fan-out on nchan, as `longPolls` measures ours: `count`
- * subscribers held (in the same waves, each once nchan counts the previous
- * ones), one message published, and the time from the publish to the last
- * complete answer. Memory is not measured here (0).
+ * The long-poll fan-out on nchan, as ours is measured (bench/run.ts,
+ * oursFanOut): `count` subscribers held by the C client, one message
+ * published, and the time from the publish to the last complete answer.
+ * Memory is not measured here (0).
  */
-export const nchanPolls = async (nginx: BenchNginx, count: number): Promise<PollResult> => {
+export const nchanPolls = async (client: FanoutClient, nginx: BenchNginx, count: number): Promise<PollResult> => {
   await until(async () => (await nginx.subscribers()) === 0, 'nginx+nchan to hold no subscribers before the test')
-  const held = await holdMany(count, () => hold(nginx.port, '/sub'), () => nginx.subscribers(), 'nginx+nchan')
-  try {
-    const sentAt = performance.now()
-    const published = await publisher(nginx.port, 'POST', NCHAN_MESSAGE)
-    if (published.status !== 201 && published.status !== 202) throw new Error(`nchan's publisher answered ${published.status}: ${published.text}`)
-    const answers = await Promise.all(held.map((h) => h.answered))
-    const wrong = answers.filter((a) => a.body !== NCHAN_MESSAGE).length
-    if (wrong > 0) throw new Error(`nginx+nchan: ${wrong} of ${count} subscribers were answered with something other than the message`)
-    return { delayMs: Math.max(...answers.map((a) => a.at)) - sentAt, rssBytes: 0, heapBytes: 0 }
-  } finally {
-    for (const h of held) h.socket.destroy()
-  }
+  const fired = await holdAndFire(client, {
+    ports: [nginx.port],
+    path: '/sub',
+    count,
+    heldNow: () => nginx.subscribers(),
+    what: 'nginx+nchan',
+    firePort: nginx.port,
+    request: rawPost(nginx.port, '/pub', NCHAN_MESSAGE, { Accept: 'text/json' }),
+  })
+  if (fired.firstBody !== NCHAN_MESSAGE) throw new Error(`nginx+nchan: the subscribers were answered with something other than the message: ${fired.firstBody.slice(0, 200)}`)
+  return { delayMs: fired.delayMs, rssBytes: 0, heapBytes: 0 }
 }
 
 const CLOCK_TICKS = Number((spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout ?? '').trim()) || 100

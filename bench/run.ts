@@ -12,10 +12,12 @@ import {
   ON_REDIS,
   redisEnv,
   send,
+  SEND_BODY,
   SERVER_NAMES,
   START_FLAGS,
   startServer,
   TWO_ON_REDIS,
+  until,
   whenFeedUp,
   withCpuOf,
   type Endpoint,
@@ -24,6 +26,7 @@ import {
   type RunningServer,
   type ServerName,
 } from './clients'
+import { buildFanoutClient, compilerUnavailable, holdAndFire, rawPost, startFanoutClient, type FanoutClient } from './fanout'
 import { nchanPolls, nginxUnavailable, REDIS_PERSISTENCE, redisUnavailable, startNginx, startRedis, type BenchNginx, type BenchRedis } from './external'
 
 /*
@@ -73,6 +76,8 @@ const headline = {
 let redis: BenchRedis | undefined
 let redisSkipped: string | undefined
 let nginxSkipped: string | undefined
+/** Why the fan-out phase cannot run (its client, bench/fanout-client.c, is built with the machine's C compiler). */
+let fanOutSkipped: string | undefined
 
 
 // ---------------------------------------------------------------------------------------------
@@ -114,11 +119,10 @@ const startOnRedis = async (on: BenchRedis, prefix: string): Promise<{ one: Runn
 
 const throughput = async (): Promise<ThroughputResults> => {
   const onRedis = redis === undefined ? undefined : await startOnRedis(redis, 'bench-throughput')
-  // Ours on Redis right after ours in memory, so that the two are measured side by side in most rounds.
-  const servers = [
-    ...(await Promise.all(SERVER_NAMES.map((name) => startServer(name)))).flatMap((s) => (s.name === 'ours' && onRedis !== undefined ? [s, onRedis.one, onRedis.two] : [s])),
-    await startServer(GUARDED),
-  ]
+  // Each server compared with ours is measured next to it (the order rotates, so they are neighbours in every round but
+  // one): ours with a key and limits just before ours, ours on Redis just after it, and two processes on Redis after one.
+  const [ours, ...baselines] = await Promise.all(SERVER_NAMES.map((name) => startServer(name)))
+  const servers = [await startServer(GUARDED), ours as RunningServer, ...(onRedis === undefined ? [] : [onRedis.one, onRedis.two]), ...baselines]
   // The guarded server and two processes on Redis are measured on sends only: what a key and the limits add to the request every game server makes, and what a second process adds to sends.
   const measuredOn = (endpoint: Endpoint) => (endpoint === 'POST /api/send' ? servers : servers.filter((s) => s.name !== GUARDED && s.name !== TWO_ON_REDIS))
   try {
@@ -304,8 +308,10 @@ const polls = async (): Promise<PollRound[]> => {
  * with a tenth of the polls, then measured back to back in each round, the
  * order rotating, so that over three rounds each goes first, second and
  * third once; the comparison is of the medians, as above. Three rounds, not
- * six, to keep the run near four minutes: nchan's delay varied by 2% from
- * round to round in trial runs, ours by a quarter.
+ * six, to keep the run near four minutes. The client is C
+ * (bench/fanout-client.c): a Node client reading 5,000 answers costs about
+ * what a server costs writing them, and on two cores it takes its CPU from
+ * the two processes it measures.
  */
 
 const FAN_ONE = ON_REDIS
@@ -314,6 +320,35 @@ const FAN_NCHAN = 'nginx+nchan'
 type FanName = typeof FAN_ONE | typeof FAN_TWO | typeof FAN_NCHAN
 type FanRound = Partial<Record<FanName, PollResult>>
 type FanTarget = { readonly name: FanName; readonly measure: (count: number) => Promise<PollResult>; readonly stop: () => Promise<void> }
+
+/** The C client of the fan-out phase (bench/fanout-client.c), started once for the phase. */
+let client: FanoutClient | undefined
+const fanoutClient = (): FanoutClient => (client ??= startFanoutClient())
+
+/** Ours on Redis (one process or several): `count` polls held, one send to the first process, the delay to the last answer. */
+const oursFanOut = async (server: RunningServer, count: number): Promise<PollResult> => {
+  const head = (await send(server.url)).auto_reply.id
+  await until(async () => (await server.ask('waiters')) === 0, `${server.name} to hold no long polls before the test`)
+  const rssBefore = await server.ask('rss')
+  const heapBefore = await server.ask('heap')
+  let rssHeld = 0
+  let heapHeld = 0
+  const fired = await holdAndFire(fanoutClient(), {
+    ports: server.ports,
+    path: `/api/messages?after=${head}&wait=25`,
+    count,
+    heldNow: () => server.ask('waiters'),
+    what: server.name,
+    whenHeld: async () => {
+      rssHeld = await server.ask('rss')
+      heapHeld = await server.ask('heap')
+    },
+    firePort: server.port,
+    request: rawPost(server.port, '/api/send', SEND_BODY),
+  })
+  if ((JSON.parse(fired.firstBody) as { count: number }).count === 0) throw new Error(`${server.name}: the long polls were answered without the new message`)
+  return { delayMs: fired.delayMs, rssBytes: rssHeld - rssBefore, heapBytes: heapHeld - heapBefore }
+}
 
 const fanOut = async (): Promise<FanRound[]> => {
   out()
@@ -325,14 +360,14 @@ const fanOut = async (): Promise<FanRound[]> => {
     if (redis !== undefined) {
       const { one, two } = await startOnRedis(redis, 'bench-fanout')
       await whenFeedUp(two)
-      targets.push({ name: FAN_ONE, measure: (count) => longPolls(one, count), stop: () => one.stop() })
-      targets.push({ name: FAN_TWO, measure: (count) => longPolls(two, count), stop: () => two.stop() })
+      targets.push({ name: FAN_ONE, measure: (count) => oursFanOut(one, count), stop: () => one.stop() })
+      targets.push({ name: FAN_TWO, measure: (count) => oursFanOut(two, count), stop: () => two.stop() })
     }
     if (nginxSkipped === undefined) {
       try {
         nginx = await startNginx(settings.waiters)
         const started = nginx
-        targets.push({ name: FAN_NCHAN, measure: (count) => nchanPolls(started, count), stop: () => started.stop() })
+        targets.push({ name: FAN_NCHAN, measure: (count) => nchanPolls(fanoutClient(), started, count), stop: () => started.stop() })
       } catch (err) {
         nginxSkipped = `nginx did not start: ${err instanceof Error ? err.message.split('\n').slice(0, 3).join(' ') : String(err)}`
       }
@@ -344,7 +379,7 @@ const fanOut = async (): Promise<FanRound[]> => {
     else out(`nginx+nchan is not measured: ${nginxSkipped ?? 'not available'}.`)
     out()
     if (targets.length === 0) return []
-    out(`Each is warmed with ${fmt(pollWarmup())} polls, then in each round measured back to back, the order rotating. Delay: from the send (the publish) to the last complete answer at the client. Memory: what the held polls add to our processes together, after a full collection.`)
+    out(`Each is warmed with ${fmt(pollWarmup())} polls, then in each round measured back to back, the order rotating. Delay: from the send (the publish) to the last complete answer at the client, bench/fanout-client.c. Memory: what the held polls add to our processes together, after a full collection.`)
     out()
     for (const target of targets) await target.measure(pollWarmup())
     out('| round | server | delay to the last answer, ms | resident memory added, MB |')
@@ -364,6 +399,8 @@ const fanOut = async (): Promise<FanRound[]> => {
     return rounds
   } finally {
     await Promise.all(targets.map((t) => t.stop()))
+    client?.stop()
+    client = undefined
   }
 }
 
@@ -507,6 +544,9 @@ const main = async (): Promise<void> => {
   ensureDescriptors()
   const began = Date.now()
   buildServers()
+  fanOutSkipped = compilerUnavailable()
+  if (fanOutSkipped === undefined) buildFanoutClient()
+  else console.log(`Skipping the long-poll fan-out, whose client is C: ${fanOutSkipped}`)
   console.log(`${SMOKE ? 'Smoke run' : 'Benchmark'} on ${machine()}\n`)
   const phases: Array<[string, number]> = []
   const timed = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
@@ -531,19 +571,20 @@ const main = async (): Promise<void> => {
     polls: [] as PollRound[],
     fanOut: [] as FanRound[],
     memory: [] as MemorySample[],
-    skipped: {} as { redis?: string; nginx?: string },
+    skipped: {} as { redis?: string; nginx?: string; fanOut?: string },
   }
   try {
     results.throughput = await timed('throughput', throughput)
     reportRatios(results.throughput)
     results.polls = await timed('long polls', polls)
-    if (redis !== undefined || nginxSkipped === undefined) results.fanOut = await timed('fan-out on Redis and nginx', fanOut)
+    if (fanOutSkipped === undefined && (redis !== undefined || nginxSkipped === undefined)) results.fanOut = await timed('fan-out on Redis and nginx', fanOut)
     results.memory = await timed('memory', memory)
   } finally {
     await redis?.stop()
   }
   if (redisSkipped !== undefined) results.skipped.redis = redisSkipped
   if (nginxSkipped !== undefined) results.skipped.nginx = nginxSkipped
+  if (fanOutSkipped !== undefined) results.skipped.fanOut = `the long-poll fan-out: ${fanOutSkipped}`
 
   out()
   out('## Targets')

@@ -107,14 +107,16 @@ const verdicts: Verdict[] = []
 type ThroughputResults = Record<Endpoint, { rounds: Array<Partial<Record<ServerName, Load>>> }>
 
 /**
- * Ours on Redis: two processes on the bench's redis-server, one prefix.
- * The first alone is "ours on Redis"; both, driven as one server, are
- * "ours ×2 on Redis". Each counts Redis's CPU time with its own.
+ * Ours on Redis, on the bench's redis-server: "ours on Redis" is one process
+ * with a prefix of its own, and "ours ×2 on Redis" two more processes on
+ * another prefix, driven as one server. One process alone on its prefix, so
+ * that while it is measured no second process is busy hearing its feed.
+ * Each counts Redis's CPU time with its own.
  */
 const startOnRedis = async (on: BenchRedis, prefix: string): Promise<{ one: RunningServer; two: RunningServer }> => {
-  const env = redisEnv(on.url, prefix)
-  const [a, b] = await Promise.all([startServer(ON_REDIS, [], env), startServer(ON_REDIS, [], env)])
-  return { one: withCpuOf(a, on.cpu), two: withCpuOf(cluster(TWO_ON_REDIS, [a, b]), on.cpu) }
+  const pair = redisEnv(on.url, `${prefix}-pair`)
+  const [solo, a, b] = await Promise.all([startServer(ON_REDIS, [], redisEnv(on.url, `${prefix}-solo`)), startServer(ON_REDIS, [], pair), startServer(ON_REDIS, [], pair)])
+  return { one: withCpuOf(solo, on.cpu), two: withCpuOf(cluster(TWO_ON_REDIS, [a, b]), on.cpu) }
 }
 
 const throughput = async (): Promise<ThroughputResults> => {
@@ -359,6 +361,7 @@ const fanOut = async (): Promise<FanRound[]> => {
   try {
     if (redis !== undefined) {
       const { one, two } = await startOnRedis(redis, 'bench-fanout')
+      await whenFeedUp(one)
       await whenFeedUp(two)
       targets.push({ name: FAN_ONE, measure: (count) => oursFanOut(one, count), stop: () => one.stop() })
       targets.push({ name: FAN_TWO, measure: (count) => oursFanOut(two, count), stop: () => two.stop() })

@@ -3,6 +3,7 @@ import * as t from 'io-ts'
 import { readFileSync } from 'node:fs'
 import { DEFAULT_AUTO_REPLY_TEMPLATE } from '../domain/auto-reply'
 import type { RateLimit } from '../domain/rate-limit'
+import { parseTargets, type TargetConfig } from './webhooks'
 
 /*
  * Configuration comes from the environment and is decoded once, at start-up.
@@ -202,6 +203,13 @@ const VARIABLES = {
   TRUST_PROXY: trustProxy,
   BLOCKED_WORDS: wordList,
   BLOCKED_WORDS_FILE: anyText,
+  WEBHOOKS: new t.Type<ReadonlyArray<TargetConfig>, string, unknown>(
+    'a JSON list of outbound targets (see the README, Bridges)',
+    (u): u is ReadonlyArray<TargetConfig> => Array.isArray(u),
+    (u, c) => (typeof u === 'string' && E.isRight(parseTargets(u, '')) ? t.success((parseTargets(u, '') as E.Right<ReadonlyArray<TargetConfig>>).right) : t.failure(u, c)),
+    () => '(not shown: it may hold secrets)',
+  ),
+  WEBHOOKS_FILE: anyText,
 } as const
 
 export const DEFAULTS = {
@@ -257,6 +265,9 @@ export const DEFAULTS = {
   /** Words no message may contain (see the content policy). */
   BLOCKED_WORDS: [] as ReadonlyArray<string>,
   BLOCKED_WORDS_FILE: undefined,
+  /** Where stored messages are also delivered: webhooks, Discord, Roblox Open Cloud (none by default). */
+  WEBHOOKS: [] as ReadonlyArray<TargetConfig>,
+  WEBHOOKS_FILE: undefined,
 } as const satisfies { [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
 
 export type Config = { readonly [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
@@ -281,6 +292,12 @@ export const readConfig = (env: NodeJS.ProcessEnv, readFile: FileReader = readUt
       const keys = parseKeys(raw, name)
       if (E.isLeft(keys)) problems.push(keys.left)
       else config[name] = keys.right
+      continue
+    }
+    if (name === 'WEBHOOKS') {
+      const targets = raw.trim() === '' ? E.right([]) : parseTargets(raw, name)
+      if (E.isLeft(targets)) problems.push(...targets.left)
+      else config[name] = targets.right
       continue
     }
     if (name === 'STREAM_TOKEN_SECRET') {
@@ -317,6 +334,12 @@ const fromFiles = (config: Record<keyof Config, unknown>, readFile: FileReader):
     if (E.isLeft(keys)) problems.push(keys.left)
     else config[list] = [...(config[list] as ReadonlyArray<KeyEntry>), ...keys.right]
   }
+  const webhooks = read('WEBHOOKS_FILE', config.WEBHOOKS_FILE)
+  if (webhooks !== undefined) {
+    const targets = parseTargets(webhooks, 'WEBHOOKS_FILE')
+    if (E.isLeft(targets)) problems.push(...targets.left)
+    else config.WEBHOOKS = [...(config.WEBHOOKS as ReadonlyArray<TargetConfig>), ...targets.right]
+  }
   const words = read('BLOCKED_WORDS_FILE', config.BLOCKED_WORDS_FILE)
   if (words !== undefined) config.BLOCKED_WORDS = [...(config.BLOCKED_WORDS as ReadonlyArray<string>), ...splitWords(words)]
   return problems
@@ -341,6 +364,11 @@ const crossProblems = (config: Config): string[] => {
     if (secrets.has(key.secret)) problems.push(`${variable}: the key labelled ${key.label} is configured twice`)
     labels.add(key.label)
     secrets.add(key.secret)
+  }
+  const targetNames = new Set<string>()
+  for (const target of config.WEBHOOKS) {
+    if (targetNames.has(target.name)) problems.push(`WEBHOOKS and WEBHOOKS_FILE both name a target ${target.name}; each target's name must be its own`)
+    targetNames.add(target.name)
   }
   if (config.MAX_STREAMS_PER_ADDRESS > config.MAX_STREAMS)
     problems.push(`MAX_STREAMS_PER_ADDRESS must be at most MAX_STREAMS (${config.MAX_STREAMS}), got ${config.MAX_STREAMS_PER_ADDRESS}`)

@@ -5,6 +5,7 @@ import { ADMIN_SCOPES, createAuth, PLAIN_SCOPES, type KeyConfig } from '../adapt
 import { createGuardedServer, type ServerTimeouts } from '../adapters/http/node-server'
 import { createMemoryIdempotencyKeys } from '../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore } from '../adapters/memory/memory-message-store'
+import { createMemoryOutboundQueues } from '../adapters/memory/memory-outbound-queues'
 import { createMemoryRateLimiter } from '../adapters/memory/memory-rate-limiter'
 import { connectRedis } from '../adapters/redis/connection'
 import { createRedisIdempotencyKeys } from '../adapters/redis/redis-idempotency-keys'
@@ -16,7 +17,9 @@ import { autoReplyFromTemplate } from '../domain/auto-reply'
 import { defaultContentPolicy } from '../domain/content-policy'
 import type { IdempotencyKeys } from '../domain/idempotency'
 import type { MessageFeed, MessageRepository } from '../domain/message-repository'
+import type { OutboundQueues } from '../domain/outbound'
 import type { Config, StoreName } from './config'
+import { OUTBOUND_SHUTDOWN_MS, routeOf, startOutbound } from './outbound'
 
 /*
  * The composition root: the one place that knows every adapter. It reads
@@ -34,6 +37,8 @@ export type Ports = {
   readonly rateLimiter: (scope: 'player' | 'client') => RateLimiter
   /** Which store, and whether it answers now (a networked store may be away). */
   readonly status: () => { readonly store: StoreName; readonly available: boolean }
+  /** The queues of the outbound targets (WEBHOOKS), kept by the store, and whether they outlive this process; absent when the store keeps none. */
+  readonly outbound?: { readonly queues: OutboundQueues; readonly durable: boolean }
   /** Lets go of connections; the store's data stays where it is kept. */
   readonly close: () => Promise<void>
 }
@@ -84,10 +89,17 @@ const consoleLog: Logger = { error: (message, detail) => console.error(message, 
 export const buildPorts = (config: Config, log: Logger = consoleLog): Ports => {
   switch (config.STORE) {
     case 'memory': {
-      const store = createMemoryMessageStore({ maxMessages: config.MAX_MESSAGES, maxChannels: config.MAX_CHANNELS })
+      // The store queues each message for the targets that want it in the step that stores it.
+      const outbound = createMemoryOutboundQueues({ routes: config.WEBHOOKS.map(routeOf), clock: systemClock })
+      const store = createMemoryMessageStore({
+        maxMessages: config.MAX_MESSAGES,
+        maxChannels: config.MAX_CHANNELS,
+        ...(config.WEBHOOKS.length === 0 ? {} : { onStored: outbound.offer }),
+      })
       return {
         messages: store,
         feed: store,
+        outbound: { queues: outbound, durable: false },
         idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: config.IDEMPOTENCY_KEYS_MAX, retentionMs: IDEMPOTENCY_RETENTION_MS }),
         rateLimiter: () => createMemoryRateLimiter({ maxKeys: RATE_LIMIT_KEYS_MAX }),
         status: () => ({ store: 'memory', available: true }),
@@ -167,8 +179,11 @@ export const startupWarnings = (config: Config): ReadonlyArray<string> => {
 export const startServer = async (config: Config, options: StartOptions = {}): Promise<RunningServer> => {
   const log = options.log ?? consoleLog
   const ports = buildPorts(config, log)
+  if (config.WEBHOOKS.length > 0 && ports.outbound === undefined) throw new Error(`WEBHOOKS: the ${config.STORE} store keeps no outbound queues`)
+  const outbound = config.WEBHOOKS.length === 0 || ports.outbound === undefined ? undefined : startOutbound(config.WEBHOOKS, ports.outbound, log)
   const shutdown = new AbortController()
-  const base = httpDeps(config, ports, shutdown.signal, log)
+  const withOutbound = httpDeps(config, ports, shutdown.signal, log)
+  const base = outbound === undefined ? withOutbound : { ...withOutbound, outbound: outbound.status }
   const deps = options.adjust === undefined ? base : options.adjust(base)
   const http = createHttp(deps)
   const server = createGuardedServer(options.mount === 'koa' ? appOf(http).callback() : http.listener, {
@@ -196,10 +211,12 @@ export const startServer = async (config: Config, options: StartOptions = {}): P
     close: () =>
       new Promise<void>((resolve, reject) => {
         const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)
+        // Queued deliveries go on meanwhile, up to their deadline.
+        const delivering = outbound?.stop(OUTBOUND_SHUTDOWN_MS) ?? Promise.resolve()
         server.close((err) => {
           clearTimeout(grace)
-          // The store's connections go last: answers under way still use them.
-          ports.close().then(
+          // The store's connections go last: answers and deliveries under way still use them.
+          delivering.then(() => ports.close()).then(
             () => (err ? reject(err) : resolve()),
             (closing: unknown) => reject(err ?? closing),
           )

@@ -12,6 +12,7 @@ import { sendMessage } from '../../application/send-message'
 import { shareReads } from '../../application/shared-reads'
 import type { AutoReply } from '../../domain/auto-reply'
 import type { Clock, Timer } from '../../domain/clock'
+import type { TargetStatus } from '../../domain/outbound'
 import type { ContentPolicy } from '../../domain/content-policy'
 import type { IdempotencyKeys } from '../../domain/idempotency'
 import { DEFAULT_CHANNEL } from '../../domain/message'
@@ -82,6 +83,8 @@ export type AppDeps = {
   readonly contentPolicy?: ContentPolicy
   /** The store and whether it answers now, for the status page; a store that is always there by default. */
   readonly status?: () => { readonly store: string; readonly available: boolean }
+  /** The outbound targets and how their deliveries stand, for the status page; none by default. */
+  readonly outbound?: () => Promise<ReadonlyArray<TargetStatus>>
   /** Who may do what (see auth.ts); open to everyone, as the original server was, by default. */
   readonly auth?: Auth
   /** How many proxies in front of the server to believe in X-Forwarded-For, for limits per address; none by default. */
@@ -219,7 +222,7 @@ export const createHttp = (deps: AppDeps): Http => {
   const decodeLastEventId = decode(LastEventId)
 
   const routes: ReadonlyArray<Route> = [
-    { path: '/api', methods: { GET: { description: 'Server status and this list', handle: (req, res) => json(req, res, 200, statusPage()) } } },
+    { path: '/api', methods: { GET: { description: 'Server status and this list', handle: async (req, res) => json(req, res, 200, await statusPage()) } } },
     {
       path: '/api/token',
       methods: {
@@ -329,10 +332,11 @@ export const createHttp = (deps: AppDeps): Http => {
   ]
   const endpointsJson = JSON.stringify(endpoints)
   const storeStatus = deps.status ?? (() => ({ store: 'memory', available: true }))
-  const statusPage = (): string => {
+  const statusPage = async (): Promise<string> => {
     const { store: kind, available } = storeStatus()
     const holding = `{"long_polls":${pages.held()},"streams":${streams.openCount()}}`
-    return `{"success":true,"status":${JSON.stringify(available ? 'running' : 'store unavailable')},"store":${JSON.stringify({ kind, available })},"holding":${holding},"endpoints":${endpointsJson}}`
+    const outbound = deps.outbound === undefined ? '' : `"outbound":${JSON.stringify((await deps.outbound()).map(targetStatusJson))},`
+    return `{"success":true,"status":${JSON.stringify(available ? 'running' : 'store unavailable')},"store":${JSON.stringify({ kind, available })},"holding":${holding},${outbound}"endpoints":${endpointsJson}}`
   }
   const byPath = new Map(routes.map((route) => [route.path, route]))
   const playerRoute = byPath.get(PLAYER_PATH) as Route
@@ -508,3 +512,23 @@ const responseGuard = (log: Logger) =>
   function (this: ServerResponse, err: unknown): void {
     if (!isClientGone(err)) log.error('unexpected error on a response', err)
   }
+
+/** A target's line on the status page, in the API's field names. */
+const targetStatusJson = (t: TargetStatus): Record<string, unknown> => {
+  const delivery = t.stats?.delivery
+  return {
+    name: t.name,
+    kind: t.kind,
+    ...(t.stats === undefined ? { available: false, error: t.error ?? 'unknown' } : { available: true, queued: t.stats.queued, dropped: t.stats.dropped }),
+    ...(delivery === undefined
+      ? {}
+      : {
+          state: delivery.state,
+          ...(delivery.until === undefined ? {} : { paused_until: new Date(delivery.until).toISOString() }),
+          failures: delivery.failures,
+          delivered: delivery.delivered,
+          ...(delivery.lastError === undefined ? {} : { last_error: delivery.lastError }),
+          reported_at: new Date(delivery.at).toISOString(),
+        }),
+  }
+}

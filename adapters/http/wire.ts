@@ -1,41 +1,9 @@
 import type { Message } from '../../domain/message'
+import { messageJsonOf } from '../../domain/message-json'
 import type { Page } from '../../domain/message-repository'
 
-/** A message as clients see it: the seed's field names, an ISO-8601 UTC timestamp with milliseconds. */
-export type WireMessage = {
-  readonly id: number
-  readonly player_name: string
-  readonly message: string
-  readonly timestamp: string
-  readonly type: 'player' | 'reply'
-  readonly channel: string
-  readonly reply_to?: number
-  readonly user_id?: number
-}
-
-export const toWire = (m: Message): WireMessage => {
-  const wire: { -readonly [K in keyof WireMessage]: WireMessage[K] } = {
-    id: m.id,
-    player_name: m.playerName,
-    message: m.text,
-    timestamp: new Date(m.sentAt).toISOString(),
-    type: m.type,
-    channel: m.channel,
-  }
-  if (m.replyTo !== undefined) wire.reply_to = m.replyTo
-  if (m.userId !== undefined) wire.user_id = m.userId
-  return wire
-}
-
-/**
- * A message's JSON, written out field by field: the text
- * `JSON.stringify(toWire(m))` gives (a test holds them equal) without the
- * intermediate object.
- */
-export const messageJsonOf = (m: Message, timestamp: string = new Date(m.sentAt).toISOString()): string =>
-  `{"id":${m.id},"player_name":${JSON.stringify(m.playerName)},"message":${JSON.stringify(m.text)},` +
-  `"timestamp":"${timestamp}","type":"${m.type}","channel":${JSON.stringify(m.channel)}` +
-  `${m.replyTo === undefined ? '' : `,"reply_to":${m.replyTo}`}${m.userId === undefined ? '' : `,"user_id":${m.userId}`}}`
+// The message's JSON shape is the project's data contract, shared with the outbound adapters: it lives in the domain.
+export { messageJsonOf, toWire, type WireMessage } from '../../domain/message-json'
 
 /** The JSON kept by one Wire, in UTF-16 units (at most twice as many bytes), each entry also charged ENTRY_UNITS. */
 export const JSON_CACHE_UNITS = 2 * 1024 * 1024

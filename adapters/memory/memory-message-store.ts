@@ -30,6 +30,12 @@ export type MemoryStoreOptions = {
    * succeeds. `console.error` by default. Must not throw.
    */
   readonly onListenerError?: (error: unknown) => void
+  /**
+   * Told of what each append stored (the message, then its reply), in the
+   * same step and in id order, after the feed: the outbound queues are fed
+   * this way (memory-outbound-queues.ts). Must not throw.
+   */
+  readonly onStored?: (messages: ReadonlyArray<Message>) => void
 }
 
 /*
@@ -67,6 +73,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
   let droppedChannelsRemovedThrough: MessageId = 0
   let listening = 0
   const onListenerError = options.onListenerError ?? reportListenerError
+  const onStored = options.onStored
 
   const newChannel = (): ChannelLog => ({
     ring: new Ring(options.maxMessages),
@@ -177,6 +184,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
     }
     tell(message)
     if (reply !== undefined) tell(reply)
+    if (onStored !== undefined) onStored(reply === undefined ? [message] : [message, reply])
     return E.right(reply === undefined ? { message } : { message, reply })
   }
 

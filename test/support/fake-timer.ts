@@ -5,6 +5,8 @@ export type FakeTimer = Timer & {
   readonly pending: () => ReadonlyArray<{ readonly ms: number; readonly due: number }>
   /** Moves time on by `ms`, running every wait that falls due, in order. */
   readonly advance: (ms: number) => void
+  /** How far time has moved, in ms: a Clock kept in step with the waits is `base + now()`. */
+  readonly now: () => number
 }
 
 /** A Timer that runs nothing until told: a test moves time instead of sleeping. */
@@ -19,6 +21,7 @@ export const fakeTimer = (): FakeTimer => {
         waits = waits.filter((w) => w !== wait)
       }
     },
+    now: () => now,
     pending: () => [...waits].sort((a, b) => a.due - b.due).map(({ ms, due }) => ({ ms, due })),
     advance: (ms) => {
       const until = now + ms

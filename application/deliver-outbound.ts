@@ -1,0 +1,289 @@
+import * as E from 'fp-ts/Either'
+import type { Clock, Timer } from '../domain/clock'
+import type { Message } from '../domain/message'
+import { backoffMs, type Deliverer, type DeliveryState, type OutboundQueues, type OutboundRoute } from '../domain/outbound'
+
+/*
+ * Delivers every target's queue (domain/outbound.ts), each by its own loop:
+ *
+ * 1. Take the target's lease, or wait while another process holds it: one
+ *    process delivers a target at a time, so its messages go out once and in
+ *    id order however many processes share the store.
+ * 2. Take the oldest queued messages and hand them over one by one, in
+ *    order; a message leaves the queue only once the target took it (at
+ *    least once: a process that dies between the two leaves it for the next
+ *    holder), or refused it for good (counted as dropped).
+ * 3. A failure is tried again, the same message, after an exponential
+ *    backoff with jitter, never sooner than the target asked for; after
+ *    `pauseAfter` failures in a row the target is paused for `pauseMs`, its
+ *    state on every status page, and then tried again. A target whose rate
+ *    limit is spent is waited for before the next message, not refused.
+ * 4. With nothing queued, wait to be told of a message (or renew the lease).
+ *
+ * Waits longer than a third of the lease are cut into pieces, renewing the
+ * lease between them, so a paused or rate-limited target is never taken
+ * over in the middle of a wait. Nothing here throws: a store that fails is
+ * waited out like a target that fails.
+ */
+
+export type OutboundSettings = {
+  /** How long a lease lasts unless renewed: a dead holder's targets are taken over after this. */
+  readonly leaseMs: number
+  /** Messages taken from a queue at once. */
+  readonly batch: number
+  readonly backoff: { readonly baseMs: number; readonly maxMs: number }
+  /** Failed attempts in a row after which a target is paused. */
+  readonly pauseAfter: number
+  readonly pauseMs: number
+}
+
+export const DEFAULT_OUTBOUND_SETTINGS: OutboundSettings = {
+  leaseMs: 15_000,
+  batch: 20,
+  backoff: { baseMs: 1_000, maxMs: 60_000 },
+  pauseAfter: 10,
+  pauseMs: 5 * 60_000,
+}
+
+export type OutboundTarget = {
+  readonly route: OutboundRoute
+  readonly deliverer: Deliverer
+  /** This target's own retry and pause settings, over the loop's. */
+  readonly settings?: Partial<Pick<OutboundSettings, 'backoff' | 'pauseAfter' | 'pauseMs'>>
+}
+
+/** What happened, for metrics and logs: counted per target in this process. */
+export type OutboundEvent =
+  | { readonly _tag: 'Delivered'; readonly target: string; readonly message: Message }
+  | { readonly _tag: 'Retried'; readonly target: string; readonly reason: string }
+  | { readonly _tag: 'Refused'; readonly target: string; readonly message: Message; readonly reason: string }
+  | { readonly _tag: 'Paused'; readonly target: string; readonly untilMs: number; readonly reason: string }
+  | { readonly _tag: 'LeftAtShutdown'; readonly target: string; readonly count: number; readonly kept: boolean }
+  | { readonly _tag: 'StoreFailed'; readonly target: string; readonly detail: string }
+
+export type OutboundDeps = {
+  readonly queues: OutboundQueues
+  /** Whether queued messages outlive this process (a networked store keeps them; memory does not). */
+  readonly durable: boolean
+  readonly clock: Clock
+  readonly timer: Timer
+  /** In [0, 1): the jitter of backoffs. */
+  readonly random: () => number
+  /** This process, as the holder of leases: unique among the processes sharing the store. */
+  readonly holder: string
+  readonly settings?: OutboundSettings
+  readonly onEvent?: (event: OutboundEvent) => void
+}
+
+export type OutboundDelivery = {
+  /**
+   * Stops every loop: they go on delivering what is queued until `deadlineMs`
+   * from now, then stop at once; what is left stays queued when the store is
+   * durable, and is otherwise counted as dropped (LeftAtShutdown). Leases are
+   * given up. Resolves once every loop has stopped.
+   */
+  readonly stop: (deadlineMs: number) => Promise<void>
+}
+
+/** A wait that ends early when `wake` is called (or was, since the last wait ended) or the loop is stopped. */
+type Sleeper = { readonly sleep: (ms: number) => Promise<void>; readonly wake: () => void }
+
+export const deliverOutbound = (deps: OutboundDeps, targets: ReadonlyArray<OutboundTarget>): OutboundDelivery => {
+  const loopSettings = deps.settings ?? DEFAULT_OUTBOUND_SETTINGS
+  const emit = (event: OutboundEvent): void => {
+    try {
+      deps.onEvent?.(event)
+    } catch {
+      // A listener's mistake must not stop deliveries.
+    }
+  }
+  let stopping = false
+  let hardStopAt = Number.POSITIVE_INFINITY
+  // Aborted at the shutdown deadline: a delivery still under way then is cut short, and tried again by the next holder.
+  const deadline = new AbortController()
+  const sleepers = new Set<Sleeper>()
+  const stopped = (): boolean => stopping && deps.clock.now() >= hardStopAt
+
+  const sleeper = (): Sleeper => {
+    let wakeNow: (() => void) | undefined
+    // A wake with no one asleep (a message queued while the loop was busy) ends the next wait at once: none is lost.
+    let woken = false
+    const self: Sleeper = {
+      sleep: (ms) =>
+        new Promise<void>((resolve) => {
+          if (woken || stopped()) {
+            woken = false
+            return resolve()
+          }
+          let cancel: (() => void) | undefined
+          const done = (): void => {
+            cancel?.()
+            wakeNow = undefined
+            woken = false
+            resolve()
+          }
+          wakeNow = done
+          cancel = deps.timer.after(Math.min(ms, Math.max(0, hardStopAt - deps.clock.now())), done)
+        }),
+      wake: () => {
+        if (wakeNow === undefined) woken = true
+        else wakeNow()
+      },
+    }
+    sleepers.add(self)
+    return self
+  }
+
+  const run = async (target: OutboundTarget): Promise<void> => {
+    const name = target.route.name
+    const settings: OutboundSettings = { ...loopSettings, ...target.settings }
+    const { queues } = deps
+    const nap = sleeper()
+    const unwatch = queues.watch(name, nap.wake)
+    let holding = false
+    let leaseUntil = 0
+    let failures = 0
+    let delivered = 0
+    let storeFailures = 0
+    let lastError: string | undefined
+    let nextRequestAt = 0
+    let reported: DeliveryState['state'] | undefined
+
+    const report = async (state: DeliveryState['state'], until?: number): Promise<void> => {
+      reported = state
+      const written: DeliveryState = { state, failures, delivered, at: deps.clock.now(), ...(until === undefined ? {} : { until }), ...(lastError === undefined ? {} : { lastError }) }
+      await queues.report(name, written)()
+    }
+    const storeFailed = async (detail: string): Promise<void> => {
+      emit({ _tag: 'StoreFailed', target: name, detail })
+      storeFailures++
+      holding = false
+      await nap.sleep(backoffMs(storeFailures, deps.random, { baseMs: 500, maxMs: 15_000 }))
+    }
+    /** Takes or renews the lease; false (and not holding) when another holds it or the store fails. */
+    const renew = async (): Promise<boolean> => {
+      const taken = await queues.lease(name, deps.holder, settings.leaseMs)()
+      if (E.isLeft(taken)) {
+        await storeFailed(taken.left.detail)
+        return false
+      }
+      holding = taken.right
+      if (holding) leaseUntil = deps.clock.now() + settings.leaseMs
+      return holding
+    }
+    /** Waits `ms` while keeping the lease; false when it was lost (or the loop stopped) on the way. */
+    const holdFor = async (ms: number): Promise<boolean> => {
+      const end = deps.clock.now() + ms
+      for (;;) {
+        const left = end - deps.clock.now()
+        if (left <= 0) return !stopped()
+        if (stopped()) return false
+        if (leaseUntil - deps.clock.now() < settings.leaseMs / 2 && !(await renew())) return false
+        await nap.sleep(Math.min(left, settings.leaseMs / 3))
+      }
+    }
+
+    /** Hands over one message until it is taken or refused; false when the lease was lost or the loop stopped first. */
+    const deliverOne = async (message: Message): Promise<boolean> => {
+      for (;;) {
+        if (stopped()) return false
+        const wait = nextRequestAt - deps.clock.now()
+        if (wait > 0 && !(await holdFor(wait))) return false
+        if (leaseUntil - deps.clock.now() < settings.leaseMs / 2 && !(await renew())) return false
+        if (reported !== 'delivering') await report('delivering')
+        const outcome = await target.deliverer.deliver(message, deadline.signal)()
+        if (outcome._tag === 'Delivered' || outcome._tag === 'Refused') {
+          const acked = await queues.ack(name, deps.holder, message.id, outcome._tag === 'Refused' ? 'refused' : undefined)()
+          if (E.isLeft(acked)) {
+            // Taken but not yet off the queue: it goes out again once the store answers (at least once).
+            await storeFailed(acked.left.detail)
+            return false
+          }
+          failures = 0
+          lastError = undefined
+          if (outcome._tag === 'Delivered') {
+            delivered++
+            nextRequestAt = outcome.waitMs === undefined ? 0 : deps.clock.now() + outcome.waitMs
+            emit({ _tag: 'Delivered', target: name, message })
+          } else emit({ _tag: 'Refused', target: name, message, reason: outcome.reason })
+          return acked.right
+        }
+        failures++
+        lastError = outcome.reason
+        emit({ _tag: 'Retried', target: name, reason: outcome.reason })
+        if (failures >= settings.pauseAfter && failures % settings.pauseAfter === 0) {
+          const until = deps.clock.now() + settings.pauseMs
+          emit({ _tag: 'Paused', target: name, untilMs: until, reason: outcome.reason })
+          await report('paused', until)
+          if (!(await holdFor(settings.pauseMs))) return false
+        } else {
+          await report('retrying')
+          if (!(await holdFor(backoffMs(failures, deps.random, settings.backoff, outcome.afterMs)))) return false
+        }
+      }
+    }
+
+    try {
+      while (!stopped()) {
+        if (!holding) {
+          if (!(await renew())) {
+            if (stopping) break
+            // Another process delivers this target (or the store is away): look again before its lease could run out.
+            await nap.sleep(settings.leaseMs / 2)
+            continue
+          }
+        }
+        const batch = await queues.peek(name, settings.batch)()
+        if (E.isLeft(batch)) {
+          await storeFailed(batch.left.detail)
+          continue
+        }
+        storeFailures = 0
+        if (batch.right.length === 0) {
+          if (stopping) break
+          if (reported !== 'idle') await report('idle')
+          // Told of a message, or time to renew the lease.
+          await nap.sleep(settings.leaseMs / 3)
+          if (!stopped() && !(await renew())) continue
+          continue
+        }
+        for (const message of batch.right) if (!(await deliverOne(message))) break
+      }
+    } finally {
+      unwatch()
+      sleepers.delete(nap)
+      if (holding) await leaveAtShutdown(target)
+    }
+  }
+
+  /** At the end: what is still queued stays (durable) or is counted as dropped; the lease is given up either way. */
+  const leaveAtShutdown = async (target: OutboundTarget): Promise<void> => {
+    const name = target.route.name
+    const left = await deps.queues.stats(name)()
+    const count = E.isRight(left) ? left.right.queued : 0
+    if (count > 0 && !deps.durable) {
+      const newest = await deps.queues.peek(name, Number.MAX_SAFE_INTEGER)()
+      const last = E.isRight(newest) ? newest.right[newest.right.length - 1] : undefined
+      if (last !== undefined) await deps.queues.ack(name, deps.holder, last.id, 'shutdown')()
+    }
+    if (count > 0) emit({ _tag: 'LeftAtShutdown', target: name, count, kept: deps.durable })
+    await deps.queues.release(name, deps.holder)()
+  }
+
+  const loops = targets.map((target) => run(target))
+
+  return {
+    stop: async (deadlineMs) => {
+      stopping = true
+      hardStopAt = deps.clock.now() + deadlineMs
+      // Idle loops stop at once; the rest deliver until the deadline, when every wait ends.
+      for (const s of sleepers) s.wake()
+      const ending = deps.timer.after(deadlineMs, () => {
+        deadline.abort()
+        for (const s of sleepers) s.wake()
+      })
+      await Promise.all(loops)
+      ending()
+    },
+  }
+}

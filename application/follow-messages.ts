@@ -74,21 +74,21 @@ export const followMessages = (deps: ReadDeps) =>
       E.apS('channel', channelOrDefault(input.channel)),
       E.apS('player', input.player === undefined ? E.right(undefined) : playerName(input.player)),
       TE.fromEither,
-      TE.chainW(({ channel, player }) => () => follow(deps, channel, player, input.cursor, deliver, signal, options)),
+      TE.chainW(({ channel, player }) => () => follow(deps, [channel], player, input.cursor, deliver, signal, options)),
     )
 
 const CAUGHT_UP: E.Either<never, void> = E.right(undefined)
 
 const follow = (
   deps: ReadDeps,
-  channel: ChannelName,
+  channels: ReadonlyArray<ChannelName>,
   player: PlayerName | undefined,
   from: Cursor | undefined,
   deliver: (event: FollowEvent) => void,
   signal: AbortSignal,
   options: FollowOptions,
 ): Promise<E.Either<StoreUnavailable, Following>> => {
-  const filter: FeedFilter = player === undefined ? { channel } : { channel, player }
+  const filter: FeedFilter = player === undefined ? { channels } : { channels, player }
   // backlog: the first catch-up, whose end settles the task; live: what the feed delivers is forwarded;
   // catching-up: reading again after the feed lost messages; stopped: the reader is gone.
   let state: 'backlog' | 'live' | 'catching-up' | 'stopped' = 'backlog'
@@ -131,7 +131,7 @@ const follow = (
    */
   const catchUp = async (cursor: Cursor): Promise<E.Either<StoreUnavailable, void>> => {
     for (;;) {
-      const page = await deps.messages.list({ channel, limit: BACKLOG_PAGE, player, cursor, since: undefined })()
+      const page = await deps.messages.list({ channels, limit: BACKLOG_PAGE, player, cursor, since: undefined })()
       if (E.isLeft(page)) return page
       epoch = page.right.epoch
       if (signal.aborted) return CAUGHT_UP
@@ -174,7 +174,7 @@ const follow = (
   const start = async (): Promise<E.Either<StoreUnavailable, Following>> => {
     let cursor = from
     if (cursor === undefined) {
-      const head = await deps.messages.list({ channel, limit: 1, player, cursor: undefined, since: undefined })()
+      const head = await deps.messages.list({ channels, limit: 1, player, cursor: undefined, since: undefined })()
       if (E.isLeft(head)) return failed(head)
       last = head.right.nextAfter
       epoch = head.right.epoch

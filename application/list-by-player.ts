@@ -19,7 +19,7 @@ export const listByPlayer = (deps: ReadDeps) => {
     if (E.isLeft(player)) return async () => player
     const channel = channelOrDefault(input.channel)
     if (E.isLeft(channel)) return async () => channel
-    const reading = read(listQuery(channel.right, input, player.right), input.wait)
+    const reading = read(listQuery([channel.right], input, player.right), input.wait)
     return async () => {
       const page = await reading()
       return E.isLeft(page) ? page : E.right(withPlayer(page.right, player.right))

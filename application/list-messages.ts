@@ -14,6 +14,6 @@ export const listMessages = (deps: ReadDeps) => {
   return (input: ListInput): TE.TaskEither<ListError, Page> => {
     const channel = channelOrDefault(input.channel)
     if (E.isLeft(channel)) return async () => channel
-    return read(listQuery(channel.right, input), input.wait)
+    return read(listQuery([channel.right], input), input.wait)
   }
 }

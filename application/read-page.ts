@@ -28,8 +28,8 @@ export type ListInput = {
 }
 
 // Absent fields are undefined rather than missing: objects of one shape, built without spreads, are cheaper on hot paths.
-export const listQuery = (channel: ChannelName, input: ListInput, player?: string): ListQuery => ({
-  channel,
+export const listQuery = (channels: ReadonlyArray<ChannelName>, input: ListInput, player?: string): ListQuery => ({
+  channels,
   limit: pageLimit(input.limit, input.cursor !== undefined),
   player,
   cursor: input.cursor,
@@ -67,7 +67,7 @@ export type ReadDeps = {
 export const readPage = (deps: ReadDeps) => (query: ListQuery, wait?: Wait): TE.TaskEither<StoreUnavailable, Page> => {
   const cursor = query.cursor
   if (cursor === undefined || wait === undefined || wait.ms <= 0) return deps.messages.list(query)
-  const filter: FeedFilter = query.player === undefined ? { channel: query.channel } : { channel: query.channel, player: query.player }
+  const filter: FeedFilter = query.player === undefined ? { channels: query.channels } : { channels: query.channels, player: query.player }
   /*
    * Written with callbacks rather than async/await: when a message arrives,
    * every waiter it wakes starts its second read from inside the feed's

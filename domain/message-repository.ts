@@ -6,7 +6,13 @@ export type Cursor = { readonly after: MessageId; readonly epoch?: string }
 
 /** What the repository is asked for one page (a use case's request, `ListInput`, becomes one). */
 export type ListQuery = {
-  readonly channel: ChannelName
+  /**
+   * The channels to read: one or more, each named once. Ids increase across
+   * the whole store, so one cursor serves them all: the page holds their
+   * messages merged in id order, and `gap` says whether any of them lost
+   * messages after the cursor.
+   */
+  readonly channels: ReadonlyArray<ChannelName>
   /** Only messages this player wrote, matched case-insensitively. */
   readonly player?: string
   /**
@@ -59,21 +65,23 @@ export type MessageRepository = {
   readonly channels: () => TE.TaskEither<StoreUnavailable, ReadonlyArray<ChannelSummary>>
 }
 
-export type FeedFilter = { readonly channel: ChannelName; readonly player?: string }
+/** The channels to hear (one or more, each named once) and, optionally, the one player whose messages are wanted in them. */
+export type FeedFilter = { readonly channels: ReadonlyArray<ChannelName>; readonly player?: string }
 
 /**
- * Tells listeners about each message as it is stored. Listeners for one
- * channel or player are not called for others, so thousands of waiting
+ * Tells listeners about each message as it is stored. Listeners for some
+ * channels or a player are not called for others, so thousands of waiting
  * readers cost nothing per unrelated message.
  *
  * The promise every feed makes, and every follower may rely on (the suite in
  * `test/contracts/message-feed.contract.ts` checks it):
  *
  * - **Every message, once, in order.** While subscribed, a listener hears
- *   every message stored for its filter (its channel; with `player`, only
- *   that player's messages, the name matched case-insensitively) after
- *   `subscribe` returned, each exactly once, in id order. It may also hear
- *   some stored just before: a follower ignores an id at or below its cursor.
+ *   every message stored for its filter (in any of its channels; with
+ *   `player`, only that player's messages, the name matched
+ *   case-insensitively) after `subscribe` returned, each exactly once, in id
+ *   order across all its channels. It may also hear some stored just before:
+ *   a follower ignores an id at or below its cursor.
  * - **Not necessarily at once.** Delivery may come after `append` resolves
  *   (a feed over the network hears of a message after it is stored), so a
  *   follower never assumes that the messages it appended have been heard.

@@ -60,7 +60,7 @@ type ChannelListeners = { readonly all: Set<Listener>; readonly byPlayer: Map<st
 
 export type MemoryMessageStore = MessageRepository &
   MessageFeed & {
-    /** How many listeners are registered: waiting long polls and open streams. */
+    /** How many listeners are registered (one per channel a subscription names): waiting long polls and open streams. */
     readonly listenerCount: () => number
   }
 
@@ -196,11 +196,16 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
 
   const EMPTY: Sequence = { length: 0, at: () => { throw new RangeError('empty sequence') } }
 
+  const sequenceOf = (log: ChannelLog | undefined, player: string | undefined): Sequence =>
+    log === undefined ? EMPTY : player === undefined ? log.ring : log.players.get(playerKey(player))?.messages ?? EMPTY
+
   // Each read is made afresh: sharing one page among the readers who ask the same at once is `shareReads`'s work (application/shared-reads.ts).
-  const readNow = (query: ListQuery): Page => {
-    const log = channels.get(query.channel)
-    const seq: Sequence =
-      log === undefined ? EMPTY : query.player === undefined ? log.ring : log.players.get(playerKey(query.player))?.messages ?? EMPTY
+  const readNow = (query: ListQuery): Page =>
+    query.channels.length === 1 ? readChannel(query.channels[0] as ChannelName, query) : readMerged(query)
+
+  const readChannel = (channel: ChannelName, query: ListQuery): Page => {
+    const log = channels.get(channel)
+    const seq = sequenceOf(log, query.player)
     const sinceStart = query.since === undefined ? 0 : firstPosition(seq, (m) => m.sentAt > (query.since as number))
     if (query.cursor === undefined) {
       const start = Math.max(sinceStart, seq.length - query.limit)
@@ -219,6 +224,45 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
       nextAfter: hasMore ? (messages[messages.length - 1] as Message).id : lastId,
       hasMore,
       gap: foreign || after < removedThrough(log, query.player),
+    }
+  }
+
+  /*
+   * Several channels under one cursor: each channel's sequence is narrowed as
+   * for one channel, and the runs left are merged by id (ids increase across
+   * the store, so the result is what one channel holding all of them would
+   * give). A read names a handful of channels (CHANNELS_PER_READ_MAX), so the
+   * merge looks at every run's next message for each one it takes.
+   */
+  const readMerged = (query: ListQuery): Page => {
+    const cursor = query.cursor
+    const foreign = cursor !== undefined && ((cursor.epoch !== undefined && cursor.epoch !== epoch) || cursor.after > lastId)
+    const after = cursor === undefined || foreign ? 0 : cursor.after
+    const runs: Run[] = []
+    let removed = 0
+    for (const channel of query.channels) {
+      const log = channels.get(channel)
+      removed = Math.max(removed, removedThrough(log, query.player))
+      const seq = sequenceOf(log, query.player)
+      const sinceStart = query.since === undefined ? 0 : firstPosition(seq, (m) => m.sentAt > (query.since as number))
+      const next = cursor === undefined ? sinceStart : Math.max(sinceStart, firstPosition(seq, (m) => m.id > after))
+      if (next < seq.length) runs.push({ seq, next, end: seq.length })
+    }
+    const messages: Message[] = []
+    if (cursor === undefined) {
+      // The newest `limit` of them all, taken from the runs' ends, then put oldest first.
+      for (let run = newestTail(runs); run !== undefined && messages.length < query.limit; run = newestTail(runs)) messages.push(run.seq.at(--run.end))
+      return { messages: messages.reverse(), epoch, nextAfter: lastId, hasMore: false, gap: false }
+    }
+    let run = oldestHead(runs)
+    for (; run !== undefined && messages.length < query.limit; run = oldestHead(runs)) messages.push(run.seq.at(run.next++))
+    const hasMore = run !== undefined
+    return {
+      messages,
+      epoch,
+      nextAfter: hasMore ? (messages[messages.length - 1] as Message).id : lastId,
+      hasMore,
+      gap: foreign || after < removed,
     }
   }
 
@@ -243,15 +287,14 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
       .map(([channel, log]) => ({ channel, count: log.ring.length, newestId: log.ring.newest()?.id }))
       .sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0))
 
-  // The third argument, `lost`, is never called: this feed loses nothing.
-  const subscribe = (filter: FeedFilter, listener: Listener): (() => void) => {
-    let forChannel = listeners.get(filter.channel)
+  /** Adds the listener to one channel's set (its player's, with a player key); returns the function that takes it out again, once. */
+  const register = (channel: ChannelName, key: string | undefined, listener: Listener): (() => void) => {
+    let forChannel = listeners.get(channel)
     if (forChannel === undefined) {
       forChannel = { all: new Set(), byPlayer: new Map() }
-      listeners.set(filter.channel, forChannel)
+      listeners.set(channel, forChannel)
     }
     let set: Set<Listener>
-    const key = filter.player === undefined ? undefined : playerKey(filter.player)
     if (key === undefined) set = forChannel.all
     else {
       set = forChannel.byPlayer.get(key) ?? new Set()
@@ -267,8 +310,19 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
       subscribed = false
       if (set.delete(listener)) listening--
       if (key !== undefined && set.size === 0 && registered.byPlayer.get(key) === set) registered.byPlayer.delete(key)
-      if (registered.all.size === 0 && registered.byPlayer.size === 0 && listeners.get(filter.channel) === registered)
-        listeners.delete(filter.channel)
+      if (registered.all.size === 0 && registered.byPlayer.size === 0 && listeners.get(channel) === registered) listeners.delete(channel)
+    }
+  }
+
+  // The third argument, `lost`, is never called: this feed loses nothing.
+  const subscribe = (filter: FeedFilter, listener: Listener): (() => void) => {
+    const key = filter.player === undefined ? undefined : playerKey(filter.player)
+    // One closure per held poll on the common path: a poll follows one channel.
+    if (filter.channels.length === 1) return register(filter.channels[0] as ChannelName, key, listener)
+    // A message belongs to one channel, so a listener in several channels' sets hears each once, and in id order.
+    const unregister = filter.channels.map((channel) => register(channel, key, listener))
+    return () => {
+      for (const remove of unregister) remove()
     }
   }
 
@@ -283,6 +337,23 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
 }
 
 const reportListenerError = (error: unknown): void => console.error('a message feed listener threw', error)
+
+/** The positions [next, end) of one channel's sequence still to be merged. */
+type Run = { readonly seq: Sequence; next: number; end: number }
+
+/** The run whose next message is the oldest, or undefined when all are used up. */
+const oldestHead = (runs: ReadonlyArray<Run>): Run | undefined => {
+  let pick: Run | undefined
+  for (const run of runs) if (run.next < run.end && (pick === undefined || run.seq.at(run.next).id < pick.seq.at(pick.next).id)) pick = run
+  return pick
+}
+
+/** The run whose last message is the newest, or undefined when all are used up. */
+const newestTail = (runs: ReadonlyArray<Run>): Run | undefined => {
+  let pick: Run | undefined
+  for (const run of runs) if (run.next < run.end && (pick === undefined || run.seq.at(run.end - 1).id > pick.seq.at(pick.end - 1).id)) pick = run
+  return pick
+}
 
 const slice = (seq: Sequence, start: number, end: number): Message[] => {
   const out = new Array<Message>(Math.max(0, end - start))

@@ -201,83 +201,147 @@ return out
 `
 
 /**
- * KEYS: meta, channels, log, gaps, players, player index (the log again without a player)
- * ARGV: prefix, epoch candidate, channel, limit, player key or '', since or '', cursor id or '', cursor epoch or ''
+ * Reads a page of one or more channels under one cursor (ids are global, so
+ * the channels' messages merge by id into one history).
+ * KEYS: meta, channels, then for each channel: log, gaps, players, player index (the log again without a player)
+ * ARGV: prefix, epoch candidate, limit, player key or '', since or '', cursor id or '', cursor epoch or '', then the channels
  * Returns {epoch, nextAfter, hasMore (0/1), gap (0/1), {member…}} oldest first, each member `<player key>\n<JSON>`.
  */
 export const LIST_SCRIPT = `${PREAMBLE}
 local epoch, lastId, floor = life(ARGV[2])
-local exists = redis.call('SISMEMBER', CHANNELS, ARGV[3]) == 1
-local LOG, GAPS, PLAYERS, INDEX = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local limit = tonumber(ARGV[4])
-local player = ARGV[5] ~= '' and ARGV[5] or nil
-local since = ARGV[6] ~= '' and tonumber(ARGV[6]) or nil
--- The member of the message with this id, or nil.
-local function byId(id)
+local limit = tonumber(ARGV[3])
+local player = ARGV[4] ~= '' and ARGV[4] or nil
+local since = ARGV[5] ~= '' and tonumber(ARGV[5]) or nil
+local n = #ARGV - 7
+-- The member of the message with this id in a channel's log, or nil.
+local function byId(LOG, id)
   return redis.call('ZRANGE', LOG, id, id, 'BYSCORE')[1]
 end
 -- The first rank sent after since, by bisection: in the channel's log, or (with a player) in their index.
-local function firstRankAfter()
+local function firstRankAfter(LOG, INDEX)
   local lo, hi = 0, redis.call('ZCARD', INDEX)
   while lo < hi do
     local mid = math.floor((lo + hi) / 2)
     local at = redis.call('ZRANGE', INDEX, mid, mid)[1]
-    if player then at = byId(at) end
+    if player then at = byId(LOG, at) end
     if sentAtOf(at) > since then hi = mid else lo = mid + 1 end
   end
   return lo
 end
--- Members for a player's ids; a missing one (which the bookkeeping never leaves) is skipped.
-local function members(ids)
-  local out = {}
-  for i = 1, #ids do
-    local m = byId(ids[i])
+-- What each channel gives the page: its log, and a run of index entries {member, score, …} read from its index.
+local runs = {}
+local gap = false
+local cursor = ARGV[6] ~= ''
+-- A cursor from another store life, or beyond anything this life handed out, is answered from the start.
+local after = tonumber(ARGV[6]) or 0
+local foreign = cursor and ((ARGV[7] ~= '' and ARGV[7] ~= epoch) or after > lastId)
+if foreign then after = 0 end
+for c = 1, n do
+  local k = 2 + 4 * (c - 1)
+  local LOG, GAPS, PLAYERS, INDEX = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  local exists = redis.call('SISMEMBER', CHANNELS, ARGV[7 + c]) == 1
+  if cursor then
+    local removed
+    if not exists then
+      removed = floor
+    elseif player then
+      removed = tonumber(redis.call('HGET', PLAYERS, player)) or num(redis.call('HGET', GAPS, 'd'))
+    else
+      removed = num(redis.call('HGET', GAPS, 'r'))
+    end
+    if foreign or after < removed then gap = true end
+  end
+  if exists and limit >= 1 then
+    local items
+    if cursor then
+      local start = redis.call('ZCOUNT', INDEX, '-inf', after)
+      if since then start = math.max(start, firstRankAfter(LOG, INDEX)) end
+      -- One more than the page holds: whether there is more.
+      items = redis.call('ZRANGE', INDEX, start, start + limit, 'WITHSCORES')
+    else
+      items = redis.call('ZRANGE', INDEX, -limit, -1, 'WITHSCORES')
+    end
+    if #items > 0 then runs[#runs + 1] = { log = LOG, items = items, first = 1, last = #items - 1 } end
+  end
+end
+-- The entries taken, oldest first, and the log each came from.
+local taken, logs = {}, {}
+local hasMore, nextAfter = 0, lastId
+if #runs == 1 then
+  -- One channel, the common read: its run is the page.
+  local run = runs[1]
+  local items = run.items
+  local count = #items / 2
+  if cursor and count > limit then
+    hasMore = 1
+    count = limit
+    nextAfter = tonumber(items[2 * limit])
+  end
+  for i = 1, count do
+    taken[i] = items[2 * i - 1]
+    logs[i] = run.log
+  end
+elseif cursor then
+  -- Merged by id from the runs' heads, one more than the page holds at most.
+  while true do
+    local pick, lowest = nil, nil
+    for r = 1, #runs do
+      local run = runs[r]
+      if run.first <= #run.items then
+        local id = tonumber(run.items[run.first + 1])
+        if pick == nil or id < lowest then pick, lowest = run, id end
+      end
+    end
+    if pick == nil then break end
+    if #taken == limit then
+      hasMore = 1
+      break
+    end
+    taken[#taken + 1] = pick.items[pick.first]
+    logs[#taken] = pick.log
+    nextAfter = lowest
+    pick.first = pick.first + 2
+  end
+  if hasMore == 0 then nextAfter = lastId end
+else
+  -- The newest limit of them all, merged by id from the runs' ends, then put oldest first.
+  local newest, from = {}, {}
+  while #newest < limit do
+    local pick, highest = nil, nil
+    for r = 1, #runs do
+      local run = runs[r]
+      if run.last >= 1 then
+        local id = tonumber(run.items[run.last + 1])
+        if pick == nil or id > highest then pick, highest = run, id end
+      end
+    end
+    if pick == nil then break end
+    newest[#newest + 1] = pick.items[pick.last]
+    from[#newest] = pick.log
+    pick.last = pick.last - 2
+  end
+  for i = #newest, 1, -1 do
+    taken[#taken + 1] = newest[i]
+    logs[#taken] = from[i]
+  end
+end
+local out = taken
+if player then
+  -- A player's index holds ids: their members are in the channels' logs (a missing one, which the bookkeeping never leaves, is skipped).
+  out = {}
+  for i = 1, #taken do
+    local m = byId(logs[i], taken[i])
     if m then out[#out + 1] = m end
   end
-  return out
 end
-if ARGV[7] == '' then
-  -- No cursor: the newest limit matches, oldest first.
-  if not exists or limit < 1 then return {epoch, lastId, 0, 0, {}} end
-  local newest = redis.call('ZRANGE', INDEX, -limit, -1)
-  if player then newest = members(newest) end
-  if since and sentAtOf(newest[1]) <= since then
-    local first = 1
-    while first <= #newest and sentAtOf(newest[first]) <= since do first = first + 1 end
-    local kept = {}
-    for i = first, #newest do kept[#kept + 1] = newest[i] end
-    newest = kept
-  end
-  return {epoch, lastId, 0, 0, newest}
+if not cursor and since and sentAtOf(out[1]) <= since then
+  local first = 1
+  while first <= #out and sentAtOf(out[first]) <= since do first = first + 1 end
+  local kept = {}
+  for i = first, #out do kept[#kept + 1] = out[i] end
+  out = kept
 end
--- A cursor from another store life, or beyond anything this life handed out, is answered from the start.
-local after = tonumber(ARGV[7]) or 0
-local foreign = (ARGV[8] ~= '' and ARGV[8] ~= epoch) or after > lastId
-if foreign then after = 0 end
-local removed
-if not exists then
-  removed = floor
-elseif player then
-  removed = tonumber(redis.call('HGET', PLAYERS, player)) or num(redis.call('HGET', GAPS, 'd'))
-else
-  removed = num(redis.call('HGET', GAPS, 'r'))
-end
-local gap = (foreign or after < removed) and 1 or 0
-if not exists or limit < 1 then return {epoch, lastId, 0, gap, {}} end
-local start = redis.call('ZCOUNT', INDEX, '-inf', after)
-if since then start = math.max(start, firstRankAfter()) end
-local page = redis.call('ZRANGE', INDEX, start, start + limit, 'WITHSCORES')
-local hasMore, last = 0, lastId
-if #page > 2 * limit then
-  hasMore = 1
-  page[#page] = nil
-  page[#page] = nil
-  last = tonumber(page[#page])
-end
-local out = {}
-for i = 1, #page, 2 do out[#out + 1] = page[i] end
-if player then out = members(out) end
-return {epoch, last, hasMore, gap, out}
+return {epoch, nextAfter, hasMore, gap and 1 or 0, out}
 `
 
 /**

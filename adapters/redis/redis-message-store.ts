@@ -61,7 +61,7 @@ export type RedisMessageStore = MessageRepository &
     readonly close: () => Promise<void>
     /** Resolves once the feed's subscription is up (at once if it is), rejects after `ms`. */
     readonly whenSubscribed: (ms: number) => Promise<void>
-    /** How many listeners are registered: waiting long polls and open streams. */
+    /** How many listeners are registered (one per channel a subscription names): waiting long polls and open streams. */
     readonly listenerCount: () => number
   }
 
@@ -147,8 +147,8 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     })
   }
 
-  /** A stored member (`<player key>\n<JSON>`) as a Message of this channel, or undefined (logged) when it is not one. */
-  const decodeStored = (member: string, channel: string): Message | undefined => {
+  /** A stored member (`<player key>\n<JSON>`) as a Message of one of these channels, or undefined (logged) when it is not one. */
+  const decodeStored = (member: string, channels: ReadonlyArray<ChannelName>): Message | undefined => {
     let parsed: unknown
     try {
       parsed = JSON.parse(member.slice(member.indexOf('\n') + 1))
@@ -156,8 +156,8 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
       parsed = undefined
     }
     const message = asMessage(parsed)
-    if (message === undefined || message.channel !== channel) {
-      log('a stored message does not decode; left out', { prefix, channel, member })
+    if (message === undefined || !channels.includes(message.channel)) {
+      log('a stored message does not decode; left out', { prefix, channels, member })
       return undefined
     }
     return message
@@ -227,21 +227,24 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
   }
 
   const listNow = async (query: ListQuery): Promise<E.Either<StoreUnavailable, Page>> => {
-    const base = channelKeys(query.channel)
     const key = query.player === undefined ? '' : playerKey(query.player)
-    const logKey = `${base}log`
-    const keys = [META, CHANNEL_SET, logKey, `${base}gaps`, `${base}players`, key === '' ? logKey : `${base}p:${key}`]
+    const keys = [META, CHANNEL_SET]
     const cursor = query.cursor
     const args = [
       prefix,
       candidate,
-      query.channel,
       String(query.limit),
       key,
       query.since === undefined ? '' : String(query.since),
       cursor === undefined ? '' : String(cursor.after),
       cursor?.epoch ?? '',
     ]
+    for (const channel of query.channels) {
+      const base = channelKeys(channel)
+      const logKey = `${base}log`
+      keys.push(logKey, `${base}gaps`, `${base}players`, key === '' ? logKey : `${base}p:${key}`)
+      args.push(channel)
+    }
     const result = await evaluate(LIST, keys, args)
     if (E.isLeft(result)) return result
     const reply = result.right as [string, number, number, number, string[]]
@@ -250,7 +253,7 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     const stored = reply[4]
     const messages: Message[] = []
     for (let i = 0; i < stored.length; i++) {
-      const message = decodeStored(stored[i] as string, query.channel)
+      const message = decodeStored(stored[i] as string, query.channels)
       if (message !== undefined) messages.push(message)
     }
     return E.right({ messages, epoch, nextAfter: reply[1], hasMore: reply[2] === 1, gap: reply[3] === 1 })
@@ -306,7 +309,8 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     if (forPlayer !== undefined) for (const subscription of forPlayer) hear(subscription, message)
   }
 
-  const lose = (subscriptions: Subscription[]): void => {
+  // A set: a subscription to several channels is in each channel's listeners, and is told once.
+  const lose = (subscriptions: Set<Subscription>): void => {
     for (const subscription of subscriptions) {
       if (!subscription.active || subscription.lost === undefined) continue
       try {
@@ -317,15 +321,15 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     }
   }
 
-  const subscriptionsOf = (forChannel: ChannelListeners | undefined, into: Subscription[]): Subscription[] => {
+  const subscriptionsOf = (forChannel: ChannelListeners | undefined, into: Set<Subscription>): Set<Subscription> => {
     if (forChannel === undefined) return into
-    for (const subscription of forChannel.all) into.push(subscription)
-    for (const set of forChannel.byPlayer.values()) for (const subscription of set) into.push(subscription)
+    for (const subscription of forChannel.all) into.add(subscription)
+    for (const set of forChannel.byPlayer.values()) for (const subscription of set) into.add(subscription)
     return into
   }
 
   const loseAll = (): void => {
-    const all: Subscription[] = []
+    const all = new Set<Subscription>()
     for (const forChannel of listeners.values()) subscriptionsOf(forChannel, all)
     lose(all)
   }
@@ -352,7 +356,7 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     }
     // A clear is not a message, but readers that keep pages must see it and followers re-read to learn of the gap.
     if (body === 'clear') return loseAll()
-    if (body.startsWith('clear:')) return lose(subscriptionsOf(listeners.get(body.slice(6) as ChannelName), []))
+    if (body.startsWith('clear:')) return lose(subscriptionsOf(listeners.get(body.slice(6) as ChannelName), new Set()))
     log('an unknown feed notice; ignored', { prefix, payload })
   }
 
@@ -406,29 +410,34 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
 
   const subscribe = (filter: FeedFilter, listener: Listener, lost?: () => void): (() => void) => {
     if (closed) return () => undefined
-    let forChannel = listeners.get(filter.channel)
-    if (forChannel === undefined) {
-      forChannel = { all: new Set(), byPlayer: new Map() }
-      listeners.set(filter.channel, forChannel)
-    }
     const key = filter.player === undefined ? undefined : playerKey(filter.player)
-    let set: Set<Subscription>
-    if (key === undefined) set = forChannel.all
-    else {
-      set = forChannel.byPlayer.get(key) ?? new Set()
-      forChannel.byPlayer.set(key, set)
-    }
     const subscription: Subscription = { listener, lost, active: true }
-    set.add(subscription)
-    listening++
-    const registered = forChannel
+    // One subscription in each channel's set: a message belongs to one channel, so it is heard once, and in id order.
+    const registered: Array<{ readonly channel: ChannelName; readonly forChannel: ChannelListeners; readonly set: Set<Subscription> }> = []
+    for (const channel of filter.channels) {
+      let forChannel = listeners.get(channel)
+      if (forChannel === undefined) {
+        forChannel = { all: new Set(), byPlayer: new Map() }
+        listeners.set(channel, forChannel)
+      }
+      let set: Set<Subscription>
+      if (key === undefined) set = forChannel.all
+      else {
+        set = forChannel.byPlayer.get(key) ?? new Set()
+        forChannel.byPlayer.set(key, set)
+      }
+      set.add(subscription)
+      listening++
+      registered.push({ channel, forChannel, set })
+    }
     return () => {
       if (!subscription.active) return
       subscription.active = false
-      if (set.delete(subscription)) listening--
-      if (key !== undefined && set.size === 0 && registered.byPlayer.get(key) === set) registered.byPlayer.delete(key)
-      if (registered.all.size === 0 && registered.byPlayer.size === 0 && listeners.get(filter.channel) === registered)
-        listeners.delete(filter.channel)
+      for (const { channel, forChannel, set } of registered) {
+        if (set.delete(subscription)) listening--
+        if (key !== undefined && set.size === 0 && forChannel.byPlayer.get(key) === set) forChannel.byPlayer.delete(key)
+        if (forChannel.all.size === 0 && forChannel.byPlayer.size === 0 && listeners.get(channel) === forChannel) listeners.delete(channel)
+      }
     }
   }
 
@@ -452,7 +461,7 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     subscriber.off('ready', onReady)
     subscriber.off('error', onDown)
     subscriber.off('reconnecting', onDown)
-    for (const forChannel of listeners.values()) for (const subscription of subscriptionsOf(forChannel, [])) subscription.active = false
+    for (const forChannel of listeners.values()) for (const subscription of subscriptionsOf(forChannel, new Set())) subscription.active = false
     listeners.clear()
     listening = 0
     if (subscribed && subscriber.isReady) await subscriber.unsubscribe(FEED, onFeed).catch(() => undefined)

@@ -156,7 +156,7 @@ describe('followMessages: live, and after the feed lost messages', () => {
       await Promise.all(burst)
       if (round % 4 === 0) await turn()
     }
-    const stored = (await run(store.list({ channel: GLOBAL, limit: 1000, cursor: { after: 10 } }))).messages.map((m) => m.id)
+    const stored = (await run(store.list({ channels: [GLOBAL], limit: 1000, cursor: { after: 10 } }))).messages.map((m) => m.id)
     await until(() => ids(events).length >= stored.length)
     await turn()
     await turn()

@@ -25,7 +25,7 @@ describe('limitPlayers: the per-player limit around the send', () => {
   const clock = { now: () => now }
   const plainSend = () => sendMessage({ messages: store, clock, autoReply: autoReplyFromTemplate('Hello {player}!'), maxMessageLength: 20 })
   const limited = (limit: RateLimit | undefined = TWO_PER_10S) => limitPlayers({ limiter, limit })(plainSend())
-  const stored = async (channel = 'global') => (await run(store.list({ channel: channel as ChannelName, limit: 1000 }))).messages
+  const stored = async (channel = 'global') => (await run(store.list({ channels: [channel as ChannelName], limit: 1000 }))).messages
 
   beforeEach(() => {
     now = 1_700_000_000_000

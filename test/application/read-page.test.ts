@@ -18,7 +18,7 @@ describe('readPage: the long-poll wait', () => {
   let timer: FakeTimer
   const send = (text: string, player = 'Bob') =>
     run(store.append({ draft: { channel: GLOBAL, playerName: player as PlayerName, text: text as MessageText, sentAt: 1 } }))
-  const query = (after: number, player?: string): ListQuery => ({ channel: GLOBAL, limit: 100, cursor: { after }, player, since: undefined })
+  const query = (after: number, player?: string): ListQuery => ({ channels: [GLOBAL], limit: 100, cursor: { after }, player, since: undefined })
   /** A poll under way, and whether it has been answered yet. */
   const poll = (read: ReturnType<typeof readPage>, q: ListQuery, ms = 25_000, released?: PromiseLike<unknown>) => {
     const state = { answered: false }
@@ -170,7 +170,7 @@ describe('readPage: the long-poll wait', () => {
 
   it('does not wait without a cursor or with no wait: one read', async () => {
     const read = readPage({ messages: store, feed: store, timer })
-    expect((await run(read({ channel: GLOBAL, limit: 10 }, { ms: 25_000 }))).messages).to.deep.equal([])
+    expect((await run(read({ channels: [GLOBAL], limit: 10 }, { ms: 25_000 }))).messages).to.deep.equal([])
     expect((await run(read(query(0), { ms: 0 }))).messages).to.deep.equal([])
     expect(timer.pending()).to.deep.equal([])
     expect(store.listenerCount()).to.equal(0)

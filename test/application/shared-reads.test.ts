@@ -59,7 +59,7 @@ const countingStore = () => {
     announce: (channel: ChannelName, player = 'Bob') => {
       const message: Message = { id: ++nextId, channel, playerName: player as PlayerName, text: 'x' as MessageText, sentAt: 1, type: 'player' }
       for (const { filter, listener } of [...listeners])
-        if (filter.channel === channel && (filter.player === undefined || playerKey(filter.player) === playerKey(player))) listener(message)
+        if (filter.channels.includes(channel) && (filter.player === undefined || playerKey(filter.player) === playerKey(player))) listener(message)
     },
     loseAll: () => {
       for (const { lost } of [...listeners]) lost?.()
@@ -68,7 +68,7 @@ const countingStore = () => {
 }
 
 const query = (overrides: Partial<ListQuery> = {}): ListQuery => ({
-  channel: GLOBAL,
+  channels: [GLOBAL],
   limit: 100,
   player: undefined,
   cursor: { after: 7, epoch: 'e' },
@@ -138,7 +138,7 @@ describe('shareReads: one read for everyone who asks the same', () => {
     const shared = shareReads(store.repo)
     const questions = [
       query(),
-      query({ channel: RED }),
+      query({ channels: [RED] }),
       query({ player: 'bob' }),
       query({ player: 'ann' }),
       query({ cursor: { after: 8, epoch: 'e' } }),
@@ -172,7 +172,7 @@ describe('shareReads: one read for everyone who asks the same', () => {
     for (const channel of [GLOBAL, RED])
       for (let i = 0; i < half; i++)
         await run(store.append({ draft: { channel, playerName: 'Bob' as PlayerName, text: `m${i}` as MessageText, sentAt: 1 } }))
-    const full = (channel: ChannelName): ListQuery => ({ channel, limit: 1000, player: undefined, cursor: undefined, since: undefined })
+    const full = (channel: ChannelName): ListQuery => ({ channels: [channel], limit: 1000, player: undefined, cursor: undefined, since: undefined })
     const first = await run(shared.list(full(GLOBAL)))
     expect(await run(shared.list(full(GLOBAL)))).to.equal(first)
     expect(shared.reads()).to.equal(1)
@@ -188,13 +188,13 @@ describe('shareReads: one read for everyone who asks the same', () => {
     const store = countingStore()
     const shared = shareReads(store.repo, { maxChannels: 2 })
     const channels = ['a', 'b', 'c'].map((name) => name as ChannelName)
-    for (const channel of channels) await run(shared.list(query({ channel })))
+    for (const channel of channels) await run(shared.list(query({ channels: [channel] })))
     expect(shared.watching()).to.equal(2)
     expect(store.listeners()).to.equal(2)
     // 'a' was let go: read again; 'c' is still kept.
-    await run(shared.list(query({ channel: channels[2] })))
+    await run(shared.list(query({ channels: [channels[2] as ChannelName] })))
     expect(store.reads()).to.equal(3)
-    await run(shared.list(query({ channel: channels[0] })))
+    await run(shared.list(query({ channels: [channels[0] as ChannelName] })))
     expect(store.reads()).to.equal(4)
   })
 
@@ -204,7 +204,7 @@ describe('shareReads: one read for everyone who asks the same', () => {
     const stale = await run(shared.list(query()))
     let reread: Promise<Page> | undefined
     // Subscribed straight after the read: on most feeds it would be told before the wrapper's own listener.
-    shared.subscribe({ channel: GLOBAL }, () => (reread = run(shared.list(query()))))
+    shared.subscribe({ channels: [GLOBAL] }, () => (reread = run(shared.list(query()))))
     store.announce(GLOBAL)
     expect(await reread).not.to.equal(stale)
     expect(store.reads()).to.equal(2)

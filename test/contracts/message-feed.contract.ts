@@ -12,8 +12,8 @@ export type FeedUnderTest = StoreUnderTest & {
    */
   readonly peer?: () => Promise<MessageRepository & MessageFeed>
   /**
-   * Drops the feed's connection and lets it come back (a networked feed);
-   * absent for a feed that cannot lose anything (see FeedKind).
+   * Drops the feed's connection and resolves once it is back (a networked
+   * feed); absent for a feed that cannot lose anything (see FeedKind).
    */
   readonly disrupt?: () => Promise<void>
 }
@@ -102,8 +102,8 @@ export const messageFeedContract = (adapter: string, factory: FeedFactory, kind:
     })
 
     it("tells a channel's listener every message of that channel, and no other channel's", async () => {
-      const global = listen({ channel: GLOBAL })
-      const red = listen({ channel: ch('red') })
+      const global = listen({ channels: [GLOBAL] })
+      const red = listen({ channels: [ch('red')] })
       await send('A', 'g1')
       await send('A', 'r1', ch('red'))
       await send('B', 'g2')
@@ -115,8 +115,8 @@ export const messageFeedContract = (adapter: string, factory: FeedFactory, kind:
     })
 
     it("tells a player's listener that player's messages in that channel only, the name matched in any case", async () => {
-      const bob = listen({ channel: GLOBAL, player: 'BOB' })
-      const lower = listen({ channel: GLOBAL, player: 'bob' })
+      const bob = listen({ channels: [GLOBAL], player: 'BOB' })
+      const lower = listen({ channels: [GLOBAL], player: 'bob' })
       await send('Bob', 'b1')
       await send('Ann', 'a1')
       await send('Bob', 'elsewhere', ch('red'))
@@ -128,8 +128,8 @@ export const messageFeedContract = (adapter: string, factory: FeedFactory, kind:
     })
 
     it('delivers every message once, in id order, replies after what they answer, also when appends run at once', async () => {
-      const all = listen({ channel: GLOBAL })
-      const bob = listen({ channel: GLOBAL, player: 'Bob' })
+      const all = listen({ channels: [GLOBAL] })
+      const bob = listen({ channels: [GLOBAL], player: 'Bob' })
       const sent = await Promise.all(
         Array.from({ length: 30 }, (_, i) =>
           run(repo.append({ ...draft(i % 2 ? 'Bob' : 'Ann', `m${i}`), reply: { playerName: 'Server' as PlayerName, text: `r${i}` as MessageText } })),
@@ -149,11 +149,57 @@ export const messageFeedContract = (adapter: string, factory: FeedFactory, kind:
       expect(strictlyIncreasing(bobIds), 'player listener, in id order').to.equal(true)
     })
 
+    it('tells a listener of several channels every message of those channels once, in id order across them, and no other channel\'s', async () => {
+      const RED = ch('red')
+      const BLUE = ch('blue')
+      const both = listen({ channels: [GLOBAL, RED] })
+      const red = listen({ channels: [RED] })
+      const bobInBoth = listen({ channels: [RED, GLOBAL], player: 'BOB' })
+      // Appends asked for at once, across the channels: a networked store may send them together.
+      const sent = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          run(
+            repo.append({
+              ...draft(i % 2 ? 'Bob' : 'Ann', `m${i}`, [GLOBAL, RED, BLUE][i % 3]),
+              reply: { playerName: 'Server' as PlayerName, text: `r${i}` as MessageText },
+            }),
+          ),
+        ),
+      )
+      const stored = sent.flatMap((c) => [c.message, c.reply as Message]).sort((a, b) => a.id - b.id)
+      const wanted = stored.filter((m) => m.channel !== BLUE)
+      await both.hasHeard(wanted.length)
+      await red.hasHeard(stored.filter((m) => m.channel === RED).length)
+      // A sentinel, so that nothing more is on its way to the listeners when they are checked.
+      await send('Bob', 'last', RED)
+      await both.hasHeard(wanted.length + 1)
+      await bobInBoth.hasHeard(wanted.filter((m) => m.playerName === 'Bob').length + 1)
+      expect(both.heard.map((m) => m.id)).to.deep.equal([...wanted.map((m) => m.id), both.heard.at(-1)!.id])
+      expect(strictlyIncreasing(both.heard.map((m) => m.id)), 'in id order across the channels').to.equal(true)
+      expect(bobInBoth.texts()).to.deep.equal([...wanted.filter((m) => m.playerName === 'Bob').map((m) => m.text), 'last'])
+      expect(red.heard.every((m) => m.channel === RED)).to.equal(true)
+    })
+
+    it('stops telling a listener of several channels in all of them once it unsubscribes', async () => {
+      const RED = ch('red')
+      const leaving = listen({ channels: [GLOBAL, RED] })
+      const staying = listen({ channels: [RED, GLOBAL] })
+      await send('A', 'g1')
+      await leaving.hasHeard(1)
+      leaving.stop()
+      leaving.stop()
+      await send('A', 'r1', RED)
+      await send('A', 'g2')
+      await staying.hasHeard(3)
+      expect(leaving.texts()).to.deep.equal(['g1'])
+      expect(staying.texts()).to.deep.equal(['g1', 'r1', 'g2'])
+    })
+
     it('stops telling a listener once it unsubscribes, and only that one; unsubscribing twice is harmless', async () => {
-      const leaving = listen({ channel: GLOBAL })
-      const staying = listen({ channel: GLOBAL })
-      const leavingBob = listen({ channel: GLOBAL, player: 'bob' })
-      const stayingBob = listen({ channel: GLOBAL, player: 'BOB' })
+      const leaving = listen({ channels: [GLOBAL] })
+      const staying = listen({ channels: [GLOBAL] })
+      const leavingBob = listen({ channels: [GLOBAL], player: 'bob' })
+      const stayingBob = listen({ channels: [GLOBAL], player: 'BOB' })
       await send('Bob', 'before')
       await leaving.hasHeard(1)
       await leavingBob.hasHeard(1)
@@ -169,8 +215,8 @@ export const messageFeedContract = (adapter: string, factory: FeedFactory, kind:
     })
 
     it('tells each of many listeners every message once', async () => {
-      const channel = Array.from({ length: 100 }, () => listen({ channel: GLOBAL }))
-      const player = Array.from({ length: 100 }, (_, i) => listen({ channel: GLOBAL, player: i % 2 ? 'ann' : 'ANN' }))
+      const channel = Array.from({ length: 100 }, () => listen({ channels: [GLOBAL] }))
+      const player = Array.from({ length: 100 }, (_, i) => listen({ channels: [GLOBAL], player: i % 2 ? 'ann' : 'ANN' }))
       await send('Ann', 'one')
       await send('Bob', 'two')
       for (const hearing of channel) await hearing.hasHeard(2)
@@ -182,17 +228,17 @@ export const messageFeedContract = (adapter: string, factory: FeedFactory, kind:
     })
 
     it('keeps telling the others, and fails no append, when a listener throws; the thrower stays subscribed', async () => {
-      const before = listen({ channel: GLOBAL })
+      const before = listen({ channels: [GLOBAL] })
       let thrown = 0
-      const stopThrower = repo.subscribe({ channel: GLOBAL }, () => {
+      const stopThrower = repo.subscribe({ channels: [GLOBAL] }, () => {
         thrown++
         throw new Error('a listener with a bug')
       })
-      const throwerForBob = repo.subscribe({ channel: GLOBAL, player: 'bob' }, () => {
+      const throwerForBob = repo.subscribe({ channels: [GLOBAL], player: 'bob' }, () => {
         throw new Error('another')
       })
-      const after = listen({ channel: GLOBAL })
-      const bob = listen({ channel: GLOBAL, player: 'Bob' })
+      const after = listen({ channels: [GLOBAL] })
+      const bob = listen({ channels: [GLOBAL], player: 'Bob' })
       try {
         const sent = await repo.append({ ...draft('Bob', 'one'), reply: { playerName: 'Server' as PlayerName, text: 'hi' as MessageText } })()
         expect(sent._tag).to.equal('Right')
@@ -212,14 +258,14 @@ export const messageFeedContract = (adapter: string, factory: FeedFactory, kind:
     })
 
     it('still tells everyone in id order when a listener appends while it hears', async () => {
-      const watcher = listen({ channel: GLOBAL })
+      const watcher = listen({ channels: [GLOBAL] })
       let relayed = false
-      const stopRelay = repo.subscribe({ channel: GLOBAL, player: 'bob' }, (message) => {
+      const stopRelay = repo.subscribe({ channels: [GLOBAL], player: 'bob' }, (message) => {
         if (relayed) return
         relayed = true
         void repo.append(draft('Relay', `saw ${message.text}`))()
       })
-      const late = listen({ channel: GLOBAL })
+      const late = listen({ channels: [GLOBAL] })
       try {
         await run(repo.append({ ...draft('Bob', 'one'), reply: { playerName: 'Server' as PlayerName, text: 'hi' as MessageText } }))
         await watcher.hasHeard(3)
@@ -233,7 +279,7 @@ export const messageFeedContract = (adapter: string, factory: FeedFactory, kind:
     })
 
     it('announces no cleared message, and what is stored after a clear', async () => {
-      const all = listen({ channel: GLOBAL })
+      const all = listen({ channels: [GLOBAL] })
       await send('A', 'before')
       await all.hasHeard(1)
       await run(repo.clear({ _tag: 'All' }))
@@ -246,28 +292,35 @@ export const messageFeedContract = (adapter: string, factory: FeedFactory, kind:
     it('tells listeners of messages appended by another process on the same store', async () => {
       if (store.peer === undefined) throw new Error(`${adapter} says it is shared by processes but its factory gives no peer`)
       const peer = await store.peer()
-      const here = listen({ channel: GLOBAL })
-      const there = listen({ channel: GLOBAL, player: 'bob' }, peer)
+      const here = listen({ channels: [GLOBAL] })
+      const there = listen({ channels: [GLOBAL], player: 'bob' }, peer)
+      const both = listen({ channels: [GLOBAL, ch('red')] }, peer)
       await run(peer.append(draft('Bob', 'from the peer')))
       await send('Bob', 'from here')
+      await send('Ann', 'red from here', ch('red'))
       await here.hasHeard(2)
       await there.hasHeard(2)
+      await both.hasHeard(3)
       expect(here.texts()).to.deep.equal(['from the peer', 'from here'])
       expect(there.texts()).to.deep.equal(['from the peer', 'from here'])
+      expect(both.texts()).to.deep.equal(['from the peer', 'from here', 'red from here'])
     })
 
     if (kind.canLose)
     it('calls lost after its connection dropped, and delivers every message stored after that', async () => {
       if (store.disrupt === undefined) throw new Error(`${adapter} says it can lose deliveries but its factory gives no disrupt`)
-      const all = listen({ channel: GLOBAL })
-      const bob = listen({ channel: GLOBAL, player: 'BOB' })
+      const all = listen({ channels: [GLOBAL] })
+      const bob = listen({ channels: [GLOBAL], player: 'BOB' })
+      const both = listen({ channels: [ch('red'), GLOBAL] })
       await send('Bob', 'before')
       await all.hasHeard(1)
+      await both.hasHeard(1)
       await store.disrupt()
-      await eventually(() => all.losses() > 0 && bob.losses() > 0, DELIVERY_MS, 'lost called on every listener')
+      await eventually(() => all.losses() > 0 && bob.losses() > 0 && both.losses() > 0, DELIVERY_MS, 'lost called on every listener')
       await send('Bob', 'after')
       await all.hasHeard(2, 'a message stored after lost was called')
       await bob.hasHeard(2, 'a message stored after lost was called')
+      await both.hasHeard(2, 'a message stored after lost was called')
       expect(all.texts().at(-1)).to.equal('after')
       expect(strictlyIncreasing(all.heard.map((m) => m.id))).to.equal(true)
     })

@@ -41,7 +41,7 @@ export const messageRepositoryContract = (adapter: string, factory: StoreFactory
       store = await factory({ maxMessages, maxChannels })
       repo = store.repo
     }
-    const list = (query: Partial<ListQuery>) => run(repo.list({ channel: GLOBAL, limit: 1000, ...query }))
+    const list = (query: Partial<ListQuery>) => run(repo.list({ channels: [GLOBAL], limit: 1000, ...query }))
     const send = (player: string, text: string, channel = GLOBAL, sentAt?: number) => run(repo.append(draft(player, text, channel, sentAt)))
 
     beforeEach(() => open())
@@ -141,7 +141,7 @@ export const messageRepositoryContract = (adapter: string, factory: StoreFactory
       await send('A', 'g2')
       await send('A', 'g3')
       expect(texts(await list({}))).to.deep.equal(['g2', 'g3'])
-      expect(texts(await list({ channel: ch('red') }))).to.deep.equal(['r1'])
+      expect(texts(await list({ channels: [ch('red')] }))).to.deep.equal(['r1'])
     })
 
     it('holds the bound exactly, evicting the oldest first', async () => {
@@ -230,8 +230,125 @@ export const messageRepositoryContract = (adapter: string, factory: StoreFactory
       await send('A', 'r1', ch('red'))
       await run(repo.clear({ _tag: 'Channel', channel: ch('red') }))
       expect(texts(await list({}))).to.deep.equal(['g1'])
-      expect(texts(await list({ channel: ch('red') }))).to.deep.equal([])
-      expect((await list({ channel: ch('red'), cursor: { after: 0 } })).gap).to.equal(true)
+      expect(texts(await list({ channels: [ch('red')] }))).to.deep.equal([])
+      expect((await list({ channels: [ch('red')], cursor: { after: 0 } })).gap).to.equal(true)
+    })
+
+    describe('several channels under one cursor', () => {
+      const RED = ch('red')
+      const BLUE = ch('blue')
+      const both = [GLOBAL, RED]
+
+      it('merges their messages in id order and leaves out every other channel', async () => {
+        const sent: Message[] = []
+        for (const [i, channel] of [GLOBAL, RED, BLUE, RED, GLOBAL, BLUE, GLOBAL].entries()) sent.push((await send('A', `m${i}`, channel)).message)
+        const wanted = sent.filter((m) => m.channel !== BLUE)
+        const all = await list({ channels: both, cursor: { after: 0 } })
+        expect(all.messages.map((m) => m.id)).to.deep.equal(wanted.map((m) => m.id))
+        expect(all.hasMore).to.equal(false)
+        expect(all.gap).to.equal(false)
+        // The cursor moves past the other channel's newest too, so the reader never rescans it.
+        expect(all.nextAfter).to.equal(sent[sent.length - 1]!.id)
+        // Any order of the names reads the same.
+        expect(await list({ channels: [RED, GLOBAL], cursor: { after: 0 } })).to.deep.equal(all)
+      })
+
+      it('pages forward across them without skipping or repeating: oldest first, has_more, next_after', async () => {
+        for (let i = 0; i < 9; i++) await send('A', `m${i}`, [GLOBAL, RED, BLUE][i % 3])
+        const seen: string[] = []
+        let cursor = { after: 0, epoch: undefined as string | undefined }
+        for (let pages = 0; ; pages++) {
+          expect(pages, 'pages read').to.be.below(10)
+          const page = await list({ channels: [BLUE, GLOBAL], cursor, limit: 2 })
+          seen.push(...texts(page))
+          expect(page.messages.length).to.be.at.most(2)
+          cursor = { after: page.nextAfter, epoch: page.epoch }
+          if (!page.hasMore) break
+          expect(page.nextAfter).to.equal(page.messages[page.messages.length - 1]!.id)
+        }
+        expect(seen).to.deep.equal(['m0', 'm2', 'm3', 'm5', 'm6', 'm8'])
+        const empty = await list({ channels: [BLUE, GLOBAL], cursor, limit: 2 })
+        expect(empty.messages).to.deep.equal([])
+        expect(empty.gap).to.equal(false)
+      })
+
+      it('returns the newest `limit` of them all without a cursor, oldest first, and keeps only those after `since`', async () => {
+        await send('A', 'g1', GLOBAL, 1_000)
+        await send('A', 'r1', RED, 2_000)
+        await send('A', 'b1', BLUE, 3_000)
+        await send('A', 'g2', GLOBAL, 4_000)
+        await send('A', 'r2', RED, 5_000)
+        expect(texts(await list({ channels: both }))).to.deep.equal(['g1', 'r1', 'g2', 'r2'])
+        expect(texts(await list({ channels: both, limit: 3 }))).to.deep.equal(['r1', 'g2', 'r2'])
+        expect(texts(await list({ channels: both, since: 2_000 }))).to.deep.equal(['g2', 'r2'])
+        expect(texts(await list({ channels: both, since: 1_000, limit: 2 }))).to.deep.equal(['g2', 'r2'])
+        expect(texts(await list({ channels: both, cursor: { after: 0 }, since: 1_000 }))).to.deep.equal(['r1', 'g2', 'r2'])
+      })
+
+      it("reads one player's messages across them, the name in any case", async () => {
+        await send('Bob', 'g1', GLOBAL)
+        await send('Ann', 'g2', GLOBAL)
+        await send('BOB', 'r1', RED)
+        await send('bob', 'b1', BLUE)
+        await send('Bob', 'g3', GLOBAL)
+        expect(texts(await list({ channels: both, player: 'bob' }))).to.deep.equal(['g1', 'r1', 'g3'])
+        expect(texts(await list({ channels: both, player: 'BOB', limit: 2 }))).to.deep.equal(['r1', 'g3'])
+        const paged = await list({ channels: both, player: 'Bob', cursor: { after: 0 }, limit: 2 })
+        expect(texts(paged)).to.deep.equal(['g1', 'r1'])
+        expect(paged.hasMore).to.equal(true)
+        expect(texts(await list({ channels: both, player: 'Bob', cursor: { after: paged.nextAfter } }))).to.deep.equal(['g3'])
+      })
+
+      it('reports a gap when any of them lost messages after the cursor, and only then', async () => {
+        await open(2)
+        const start = await list({ channels: both, cursor: { after: 0 } })
+        const g1 = await send('A', 'g1', GLOBAL)
+        await send('A', 'r1', RED)
+        await send('A', 'g2', GLOBAL)
+        await send('A', 'g3', GLOBAL) // evicts g1: red lost nothing
+        const behind = await list({ channels: both, cursor: { after: start.nextAfter } })
+        expect(behind.gap).to.equal(true)
+        expect(texts(behind)).to.deep.equal(['r1', 'g2', 'g3'])
+        expect((await list({ channels: both, cursor: { after: g1.message.id } })).gap, 'a cursor at the evicted g1').to.equal(false)
+        expect((await list({ channels: [RED, BLUE], cursor: { after: start.nextAfter } })).gap, 'channels that lost nothing').to.equal(false)
+        expect((await list({ channels: both, cursor: { after: behind.nextAfter } })).gap, 'the cursor the gap answer gave').to.equal(false)
+        await run(repo.clear({ _tag: 'Channel', channel: RED }))
+        expect((await list({ channels: both, cursor: { after: behind.nextAfter } })).gap, 'red cleared of what the cursor had seen').to.equal(false)
+        await send('A', 'r2', RED)
+        await run(repo.clear({ _tag: 'Channel', channel: RED }))
+        expect((await list({ channels: both, cursor: { after: behind.nextAfter } })).gap, 'red cleared of r2, after the cursor').to.equal(true)
+      })
+
+      it('answers a cursor from another epoch, or beyond its ids, from the start with a gap', async () => {
+        await send('A', 'g1', GLOBAL)
+        await send('A', 'r1', RED)
+        const page = await list({ channels: both, cursor: { after: 0 } })
+        const foreign = await list({ channels: both, cursor: { after: page.nextAfter, epoch: `${page.epoch}x` } })
+        expect(foreign.gap).to.equal(true)
+        expect(texts(foreign)).to.deep.equal(['g1', 'r1'])
+        const beyond = await list({ channels: both, cursor: { after: page.nextAfter + 1000 } })
+        expect(beyond.gap).to.equal(true)
+        expect(texts(beyond)).to.deep.equal(['g1', 'r1'])
+      })
+
+      it('answers a read of them asked again right after a change in any one of them with that change', async () => {
+        for (const query of [{ channels: both }, { channels: both, cursor: { after: 0 } }, { channels: both, player: 'a' }]) {
+          const label = JSON.stringify(query)
+          await run(repo.clear({ _tag: 'All' }))
+          await send('A', 'g1', GLOBAL)
+          expect(texts(await list(query)), label).to.deep.equal(['g1'])
+          await send('A', 'r1', RED)
+          expect(texts(await list(query)), label).to.deep.equal(['g1', 'r1'])
+          await send('A', 'b1', BLUE)
+          expect(texts(await list(query)), label).to.deep.equal(['g1', 'r1'])
+          // A read of one of the channels alone, between, does not stand in for the read of both.
+          expect(texts(await list({ ...query, channels: [RED] })), label).to.deep.equal(['r1'])
+          await send('A', 'r2', RED)
+          expect(texts(await list(query)), label).to.deep.equal(['g1', 'r1', 'r2'])
+          await run(repo.clear({ _tag: 'Channel', channel: RED }))
+          expect(texts(await list(query)), label).to.deep.equal(['g1'])
+        }
+      })
     })
 
     it('answers a cursor from another epoch, or beyond its ids, from the start with a gap', async () => {

@@ -30,12 +30,12 @@ export const playerGapContract = (adapter: string, factory: StoreFactory): void 
       (await run(repo.append({ draft: { channel: GLOBAL, playerName: player as PlayerName, text: text as MessageText, sentAt: 1_700_000_000_000 } })))
         .message.id
     const read = (player: string, after: number): Promise<Page> =>
-      run(repo.list({ channel: GLOBAL, player, cursor: { after }, limit: 100 } satisfies ListQuery))
+      run(repo.list({ channels: [GLOBAL], player, cursor: { after }, limit: 100 } satisfies ListQuery))
     const texts = (page: Page) => page.messages.map((m) => m.text)
 
     it("reports a gap to a player's reader whose cursor is before that player's evicted OLDEST message, while the player still has others", async () => {
       await open(4)
-      const start = await run(repo.list({ channel: GLOBAL, cursor: { after: 0 }, limit: 100 }))
+      const start = await run(repo.list({ channels: [GLOBAL], cursor: { after: 0 }, limit: 100 }))
       const p1 = await send('Pat', 'p1')
       await send('Other', 'o1')
       await send('Pat', 'p2')

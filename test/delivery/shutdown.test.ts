@@ -53,7 +53,7 @@ describe('delivery: a clean shutdown', () => {
     expect(answer.status, answer.body).to.equal(200)
     expect(answer.head.toLowerCase()).to.include('connection: close')
     expect(JSON.parse(answer.body)).to.deep.include({ success: true })
-    const stored = await running.ports.messages.list({ channel: DEFAULT_CHANNEL, limit: 10 })()
+    const stored = await running.ports.messages.list({ channels: [DEFAULT_CHANNEL], limit: 10 })()
     expect(E.isRight(stored) && stored.right.messages.map((m) => m.text)).to.deep.equal(['sent as the server stops', 'Hello Bob!'])
   })
 })

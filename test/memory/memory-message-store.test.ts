@@ -31,10 +31,10 @@ describe('memory store internals', () => {
     const store = createMemoryMessageStore({ maxMessages: 10, maxChannels: 10, onListenerError: (error) => errors.push(error) })
     const heard: string[] = []
     const bug = new Error('a listener with a bug')
-    store.subscribe({ channel: 'global' as ChannelName }, () => {
+    store.subscribe({ channels: ['global' as ChannelName] }, () => {
       throw bug
     })
-    store.subscribe({ channel: 'global' as ChannelName }, (m) => heard.push(m.text))
+    store.subscribe({ channels: ['global' as ChannelName] }, (m) => heard.push(m.text))
     await run(store.append({ draft: { channel: 'global' as ChannelName, playerName: 'Bob' as PlayerName, text: 'hi' as MessageText, sentAt: 1 } }))
     expect(heard).to.deep.equal(['hi'])
     expect(errors).to.deep.equal([bug])
@@ -42,7 +42,7 @@ describe('memory store internals', () => {
 
   it('reads afresh every time: sharing a page among readers is shareReads’ work', async () => {
     const store = createMemoryMessageStore({ maxMessages: 10, maxChannels: 10 })
-    const query = { channel: 'global' as ChannelName, limit: 100, cursor: { after: 0 } }
+    const query = { channels: ['global' as ChannelName], limit: 100, cursor: { after: 0 } }
     const first = await run(store.list(query))
     const again = await run(store.list(query))
     expect(again).not.to.equal(first)
@@ -80,18 +80,18 @@ describe('memory store internals', () => {
         }),
       )
     }
-    const all = await run(store.list({ channel: 'global' as ChannelName, limit: 5000 }))
+    const all = await run(store.list({ channels: ['global' as ChannelName], limit: 5000 }))
     expect(all.messages).to.have.length(1000)
     expect(all.messages[0]!.id).to.equal(19_001)
     let perPlayer = 0
-    for (let p = 0; p < 7; p++) perPlayer += (await run(store.list({ channel: 'global' as ChannelName, player: `p${p}`, limit: 5000 }))).messages.length
+    for (let p = 0; p < 7; p++) perPlayer += (await run(store.list({ channels: ['global' as ChannelName], player: `p${p}`, limit: 5000 }))).messages.length
     expect(perPlayer).to.equal(1000)
   })
 
   it('forgets listeners when they unsubscribe, so nothing leaks', () => {
     const store = createMemoryMessageStore({ maxMessages: 10, maxChannels: 10 })
     const stops = Array.from({ length: 100 }, (_, i) =>
-      store.subscribe({ channel: 'global' as ChannelName, ...(i % 2 ? { player: `p${i}` } : {}) }, () => undefined),
+      store.subscribe({ channels: ['global' as ChannelName], ...(i % 2 ? { player: `p${i}` } : {}) }, () => undefined),
     )
     expect(store.listenerCount()).to.equal(100)
     for (const stop of stops) stop()
@@ -102,8 +102,8 @@ describe('memory store internals', () => {
   it('starts a new epoch with every store life', async () => {
     const a = createMemoryMessageStore({ maxMessages: 10, maxChannels: 10 })
     const b = createMemoryMessageStore({ maxMessages: 10, maxChannels: 10 })
-    const pa = await run(a.list({ channel: 'global' as ChannelName, limit: 1 }))
-    const pb = await run(b.list({ channel: 'global' as ChannelName, limit: 1 }))
+    const pa = await run(a.list({ channels: ['global' as ChannelName], limit: 1 }))
+    const pb = await run(b.list({ channels: ['global' as ChannelName], limit: 1 }))
     expect(pa.epoch).to.not.equal(pb.epoch)
   })
 })

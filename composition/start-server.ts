@@ -10,6 +10,7 @@ import { createMemoryRateLimiter } from '../adapters/memory/memory-rate-limiter'
 import { connectRedis } from '../adapters/redis/connection'
 import { createRedisIdempotencyKeys } from '../adapters/redis/redis-idempotency-keys'
 import { createRedisMessageStore } from '../adapters/redis/redis-message-store'
+import { createRedisOutboundQueues } from '../adapters/redis/redis-outbound-queues'
 import { createRedisRateLimiter } from '../adapters/redis/redis-rate-limiter'
 import type { RateLimiter } from '../domain/rate-limit'
 import { systemClock, systemTimer } from '../adapters/system/timer'
@@ -109,10 +110,20 @@ export const buildPorts = (config: Config, log: Logger = consoleLog): Ports => {
     case 'redis': {
       const connection = connectRedis({ url: config.REDIS_URL, log: (message, detail) => log.error(message, detail) })
       const prefix = config.REDIS_PREFIX
-      const store = createRedisMessageStore({ connection, prefix, maxMessages: config.MAX_MESSAGES, maxChannels: config.MAX_CHANNELS, log: (m, d) => log.error(m, d) })
+      const routes = config.WEBHOOKS.map(routeOf)
+      const store = createRedisMessageStore({
+        connection,
+        prefix,
+        maxMessages: config.MAX_MESSAGES,
+        maxChannels: config.MAX_CHANNELS,
+        outbound: routes,
+        log: (m, d) => log.error(m, d),
+      })
+      const outbound = createRedisOutboundQueues({ connection, prefix, routes, heard: store.heard, decode: store.decodeQueued, log: (m, d) => log.error(m, d) })
       return {
         messages: store,
         feed: store,
+        outbound: { queues: outbound, durable: true },
         idempotencyKeys: createRedisIdempotencyKeys({ connection, prefix, maxKeys: config.IDEMPOTENCY_KEYS_MAX, retentionMs: IDEMPOTENCY_RETENTION_MS }),
         rateLimiter: (scope) => createRedisRateLimiter({ connection, prefix: `${prefix}:${scope}` }),
         status: () => ({ store: 'redis', available: connection.ready() }),

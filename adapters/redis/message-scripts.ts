@@ -85,14 +85,18 @@ end
 
 /**
  * Appends a batch: the appends one process asked for in one turn of its event loop, in order, each as
- * the memory store appends one (a message and its optional reply, or a refusal by the channel bound).
+ * the memory store appends one (a message and its optional reply, or a refusal by the channel bound),
+ * and queues each stored message for the outbound targets that want it (the Lua of `outboundQueueing`,
+ * outbound-scripts.ts, written into the script: the queues are filled in the step that stores).
  * KEYS: meta, channels, emptied, then for each append: log, gaps, players, player index, reply player index
  *       (the player index again without a reply)
  * ARGV: prefix, epoch candidate, maxMessages, maxChannels, then for each append: channel, sentAt, player key,
  *       the message's JSON after its '{' without id and sentAt, reply player key or '', the reply's JSON likewise or ''
  * Returns {epoch, then for each append: first id and sentAt, or 0 and '' when the channel bound refuses it}.
  */
-export const APPEND_SCRIPT = `${PREAMBLE}
+export const appendScript = (outboundQueueing = 'local function outbound(ch, kind, id, json) end'): string => `${PREAMBLE}
+-- Queues a stored message for the outbound targets that want it (outbound-scripts.ts); nothing without targets.
+${outboundQueueing}
 local epoch, lastId, floor, lastT = life(ARGV[2])
 local startId, startT, startFloor = lastId, lastT, floor
 local maxMessages = tonumber(ARGV[3])
@@ -175,12 +179,14 @@ for a = 0, (#ARGV - 4) / 6 - 1 do
     local message = '{"id":' .. fmt(id) .. ',"sentAt":' .. t .. ',' .. ARGV[arg + 4]
     store(c, ch, LOG, PLAYERS, id, ARGV[arg + 3], KEYS[key + 4], message)
     told[#told + 1] = message
+    outbound(ch, 'player', id, message)
     lastId = id
     if ARGV[arg + 5] ~= '' then
       lastId = id + 1
       local reply = '{"id":' .. fmt(lastId) .. ',"sentAt":' .. t .. ',"replyTo":' .. fmt(id) .. ',' .. ARGV[arg + 6]
       store(c, ch, LOG, PLAYERS, lastId, ARGV[arg + 5], KEYS[key + 5], reply)
       told[#told + 1] = reply
+      outbound(ch, 'reply', lastId, reply)
     end
     out[#out + 1] = id
     out[#out + 1] = t

@@ -15,8 +15,10 @@ import type {
   Page,
   StoreUnavailable,
 } from '../../domain/message-repository'
+import type { OutboundRoute } from '../../domain/outbound'
 import { COMMAND_TIMEOUT_MS, type RedisConnection } from './connection'
-import { APPEND_SCRIPT, CHANNELS_SCRIPT, CLEAR_SCRIPT, LIST_SCRIPT } from './message-scripts'
+import { appendScript, CHANNELS_SCRIPT, CLEAR_SCRIPT, LIST_SCRIPT } from './message-scripts'
+import { outboundQueueing } from './outbound-scripts'
 
 /*
  * The repository and the feed on Redis: several server processes on one
@@ -51,6 +53,8 @@ export type RedisMessageStoreOptions = {
   readonly maxMessages: number
   /** The most channels that may hold messages at once. */
   readonly maxChannels: number
+  /** The outbound targets whose queues the append script fills (redis-outbound-queues.ts reads them); none by default. */
+  readonly outbound?: ReadonlyArray<OutboundRoute>
   /** Told of entries that do not decode, listeners that throw, feed trouble. `console.error` by default. Must not throw. */
   readonly log?: (message: string, detail?: unknown) => void
 }
@@ -63,11 +67,14 @@ export type RedisMessageStore = MessageRepository &
     readonly whenSubscribed: (ms: number) => Promise<void>
     /** How many listeners are registered (one per channel a subscription names): waiting long polls and open streams. */
     readonly listenerCount: () => number
+    /** Calls `listener` with every message the feed hears, whatever its channel (the outbound queues' watchers). Returns the function that stops it. */
+    readonly heard: (listener: (message: Message) => void) => () => void
+    /** A queued member (a message's JSON as the append script wrote it) as a Message, or undefined when it does not decode. */
+    readonly decodeQueued: (json: string) => Message | undefined
   }
 
 type Script = { readonly source: string; readonly sha: string }
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') })
-const APPEND = script(APPEND_SCRIPT)
 const LIST = script(LIST_SCRIPT)
 const CLEAR = script(CLEAR_SCRIPT)
 const CHANNELS = script(CHANNELS_SCRIPT)
@@ -84,6 +91,8 @@ const consoleLog = (message: string, detail?: unknown): void => console.error(me
 
 export const createRedisMessageStore = (options: RedisMessageStoreOptions): RedisMessageStore => {
   const { connection, prefix, maxMessages, maxChannels } = options
+  // The deployment's append script: its outbound targets are written into it (outbound-scripts.ts).
+  const APPEND = script(appendScript(outboundQueueing(options.outbound ?? [])))
   // Commands without node-redis's own timeout (an AbortSignal per command, bounding only the wait to be written): `evaluate` bounds the whole wait.
   const commands = connection.client.withCommandOptions({ timeout: 0 })
   const subscriber = connection.subscriber
@@ -300,7 +309,14 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     }
   }
 
+  const hearing = new Set<(message: Message) => void>()
   const tell = (message: Message): void => {
+    for (const listener of hearing)
+      try {
+        listener(message)
+      } catch (error) {
+        log('a message feed listener threw', error)
+      }
     const forChannel = listeners.get(message.channel)
     if (forChannel === undefined) return
     for (const subscription of forChannel.all) hear(subscription, message)
@@ -476,6 +492,17 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     close,
     whenSubscribed,
     listenerCount: () => listening,
+    heard: (listener) => {
+      hearing.add(listener)
+      return () => void hearing.delete(listener)
+    },
+    decodeQueued: (json) => {
+      try {
+        return asMessage(JSON.parse(json))
+      } catch {
+        return undefined
+      }
+    },
   }
 }
 

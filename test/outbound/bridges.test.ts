@@ -1,6 +1,8 @@
 import { expect } from 'chai'
+import { randomBytes } from 'node:crypto'
 import { startServer, type ServerProcess } from '../hostile/harness'
 import { startReceiver, type Receiver } from '../support/receiver'
+import { requireRedis, startRedis, type TestRedis } from '../support/redis'
 
 /*
  * Outbound deliveries through the real server process (main.ts as npm start
@@ -148,5 +150,72 @@ describe('outbound: bridges through the real server', function () {
     expect(run.stderr).to.include("WEBHOOKS: target 2 (y): url must be the webhook's URL")
     expect(run.stderr).to.not.include('short')
     expect(run.stderr).to.not.include('nope-secret-token')
+  })
+})
+
+describe('outbound: bridges through several real servers on one Redis', function () {
+  this.timeout(90_000)
+  let redis: TestRedis | undefined
+  const receivers: Receiver[] = []
+  const servers: ServerProcess[] = []
+  before(async function () {
+    requireRedis.call(this)
+    redis = await startRedis({ appendOnly: true })
+  })
+  after(async () => {
+    await redis?.close()
+  })
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()))
+    await Promise.all(receivers.splice(0).map((r) => r.close()))
+  })
+  const start = async (prefix: string, webhooks: unknown[]) => {
+    const server = await startServer({ STORE: 'redis', REDIS_URL: (redis as TestRedis).url, REDIS_PREFIX: prefix, AUTO_REPLY: '', WEBHOOKS: JSON.stringify(webhooks) })
+    servers.push(server)
+    const deadline = Date.now() + 10_000
+    while (!((await (await fetch(`${server.base}/api`)).json()) as { store: { available: boolean } }).store.available) {
+      if (Date.now() > deadline) throw new Error('the store never became available')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    return server
+  }
+
+  it('delivers each message once per target however many processes send, in id order', async () => {
+    const hook = await startReceiver()
+    receivers.push(hook)
+    const prefix = `t${randomBytes(4).toString('hex')}`
+    const targets = [{ name: 'hook', kind: 'http', url: `${hook.url}/in`, ...FAST }]
+    const [a, b] = await Promise.all([start(prefix, targets), start(prefix, targets)])
+    const sent = await Promise.all(Array.from({ length: 30 }, (_, i) => send(i % 2 === 0 ? a : b, `P${i % 3}`, `m${i}`)))
+    await hook.waitFor(30)
+    // One more, last in id order: once it is in, anything sent twice before it would be in too.
+    const last = await send(b, 'P0', 'the last')
+    await hook.waitFor(31)
+    await eventuallyStatus(a, 'hook', (t) => t.queued === 0, 'emptied its queue')
+    const ids = hook.received.map((r) => (JSON.parse(r.body) as { message: Wire }).message.id)
+    expect(ids).to.deep.equal([...sent.map((m) => m.id).sort((x, y) => x - y), last.id])
+    // Both processes see the same state of the target.
+    const [onA, onB] = await Promise.all([status(a), status(b)])
+    expect(onA.outbound).to.deep.equal(onB.outbound)
+  })
+
+  it('keeps undelivered messages in Redis across a kill -9 of every process, and the next process delivers them', async () => {
+    const hook = await startReceiver({ status: 503 })
+    receivers.push(hook)
+    const prefix = `t${randomBytes(4).toString('hex')}`
+    const targets = [{ name: 'hook', kind: 'http', url: `${hook.url}/in`, ...FAST }]
+    const first = await start(prefix, targets)
+    const sent = [await send(first, 'Ann', 'kept one'), await send(first, 'Ann', 'kept two')]
+    await hook.waitFor(1)
+    first.child.kill('SIGKILL')
+    await first.exited
+    hook.fallback = { status: 200 }
+    const before = hook.received.length
+    const next = await start(prefix, targets)
+    // The dead process's lease runs out (15 s at the most), then the next one delivers what it left.
+    await hook.waitFor(before + 2, 25_000)
+    expect(next.exit).to.equal(undefined)
+    const delivered = hook.received.slice(before).map((r) => (JSON.parse(r.body) as { message: Wire }).message.id)
+    expect([...new Set(delivered)]).to.deep.equal(sent.map((m) => m.id))
   })
 })

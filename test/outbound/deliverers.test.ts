@@ -1,4 +1,6 @@
 import { expect } from 'chai'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createDiscordDeliverer, discordContent, discordUsername, DISCORD_CONTENT_MAX } from '../../adapters/outbound/discord'
 import { createOpenCloudDeliverer, MESSAGING_SERVICE_MESSAGE_MAX } from '../../adapters/outbound/roblox-open-cloud'
 import { createWebhookDeliverer } from '../../adapters/outbound/webhook'
@@ -65,6 +67,22 @@ describe('outbound deliverers', function () {
       const key = await crypto.subtle.importKey('raw', new TextEncoder().encode('whsec-0123456789'), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
       const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${parts?.[1]}.${got?.body}`))
       expect(Buffer.from(mac).toString('hex')).to.equal(parts?.[2])
+    })
+
+    it("is verified by the README's verification function, which refuses a changed body, another secret and an old timestamp", async () => {
+      const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
+      const code = /<!-- webhook-verify:start -->\s*```js\n([\s\S]*?)```\s*<!-- webhook-verify:end -->/.exec(readme)?.[1]
+      expect(code, 'the README has the verification snippet').to.be.a('string')
+      const verify = new Function('require', `${code}\nreturn verify`)(require) as (secret: string, header: string, body: string, tolerance?: number) => boolean
+      const fresh = createWebhookDeliverer({ name: 'audit', url: `${receiver.url}/hook`, timeoutMs: 5_000, clock: { now: Date.now }, userAgent: 'test', secret: 'whsec-0123456789' })
+      await fresh.deliver(message())()
+      const [got] = receiver.received
+      const header = String(got?.headers['x-signature'])
+      expect(verify('whsec-0123456789', header, got?.body ?? '')).to.equal(true)
+      expect(verify('whsec-0123456789', header, `${got?.body} `)).to.equal(false)
+      expect(verify('another-secret-000', header, got?.body ?? '')).to.equal(false)
+      await deliverer('whsec-0123456789').deliver(message())()
+      expect(verify('whsec-0123456789', String(receiver.received[1]?.headers['x-signature']), receiver.received[1]?.body ?? '')).to.equal(false)
     })
 
     it('reads answers: 5xx and 429 are tried again (with the Retry-After asked), 400 refuses the message, 404 is tried again', async () => {

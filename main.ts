@@ -26,6 +26,12 @@ const main = async (): Promise<void> => {
       },
     )
   }
+  // SIGHUP reads AUTO_REPLY_RULES again; a file that does not parse keeps the rules in force.
+  process.on('SIGHUP', () => {
+    const reloaded = running.reloadReplyRules()
+    if (E.isRight(reloaded)) console.log(`SIGHUP received: ${reloaded.right} reply rule(s) in force`)
+    else for (const problem of reloaded.left) console.error(`SIGHUP received: the reply rules were not reloaded, the old ones stay: ${problem}`)
+  })
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
 }

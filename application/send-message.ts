@@ -3,8 +3,10 @@ import type * as TE from 'fp-ts/TaskEither'
 import type { AutoReply } from '../domain/auto-reply'
 import type { Clock } from '../domain/clock'
 import type { ContentPolicy, PolicyRefusal } from '../domain/content-policy'
-import { channelOrDefault, messageText, SERVER_NAME, senderName, type InvalidField } from '../domain/message'
-import type { ChannelLimitReached, Conversation, MessageRepository, ReplyDraft, StoreUnavailable } from '../domain/message-repository'
+import type * as O from 'fp-ts/Option'
+import { channelOrDefault, messageText, SERVER_NAME, senderName, type ChannelName, type InvalidField, type MessageText, type PlayerName } from '../domain/message'
+import type { AppendRequest, ChannelLimitReached, Conversation, MessageRepository, ReplyDraft, StoreUnavailable } from '../domain/message-repository'
+import type { RuleReplies } from './reply-by-rules'
 
 export type SendInput = {
   readonly playerName: string
@@ -26,6 +28,8 @@ export type SendDeps = {
    * The automatic reply is the server's own text and is not judged.
    */
   readonly policy?: ContentPolicy
+  /** Replies by rule (AUTO_REPLY_RULES), over `autoReply`, which they fall back to; absent: `autoReply` alone, at once. */
+  readonly replies?: RuleReplies
 }
 
 /**
@@ -50,11 +54,18 @@ export const sendMessage = (deps: SendDeps) => {
       if (E.isLeft(judged)) return async () => judged
       stored = judged.right
     }
-    const replyText = deps.autoReply(player.right)
-    const reply: ReplyDraft | undefined = replyText._tag === 'Some' ? { playerName: SERVER_NAME, text: replyText.value } : undefined
-    return deps.messages.append({
-      draft: { channel: channel.right, playerName: player.right, text: stored, sentAt: deps.clock.now(), userId: input.userId },
-      reply,
-    })
+    const replies = deps.replies
+    if (replies === undefined) return deps.messages.append(conversationOf(deps.autoReply(player.right), channel.right, player.right, stored, deps.clock.now(), input.userId))
+    // A rule may have a cooldown to take first: the reply is chosen before the message and it are stored together.
+    const chosen = { channel: channel.right, player: player.right, stored }
+    return async () => {
+      const replyText = await replies({ playerName: chosen.player, text: chosen.stored, channel: chosen.channel, userId: input.userId })
+      return deps.messages.append(conversationOf(replyText, chosen.channel, chosen.player, chosen.stored, deps.clock.now(), input.userId))()
+    }
   }
+}
+
+const conversationOf = (replyText: O.Option<MessageText>, channel: ChannelName, playerName: PlayerName, text: MessageText, sentAt: number, userId: number | undefined): AppendRequest => {
+  const reply: ReplyDraft | undefined = replyText._tag === 'Some' ? { playerName: SERVER_NAME, text: replyText.value } : undefined
+  return { draft: { channel, playerName, text, sentAt, userId }, reply }
 }

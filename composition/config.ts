@@ -3,6 +3,7 @@ import * as t from 'io-ts'
 import { readFileSync } from 'node:fs'
 import { DEFAULT_AUTO_REPLY_TEMPLATE } from '../domain/auto-reply'
 import type { RateLimit } from '../domain/rate-limit'
+import { parseReplyRules } from './reply-rules-file'
 import { parseTargets, type TargetConfig } from './webhooks'
 
 /*
@@ -210,6 +211,7 @@ const VARIABLES = {
     () => '(not shown: it may hold secrets)',
   ),
   WEBHOOKS_FILE: anyText,
+  AUTO_REPLY_RULES: anyText,
 } as const
 
 export const DEFAULTS = {
@@ -268,6 +270,8 @@ export const DEFAULTS = {
   /** Where stored messages are also delivered: webhooks, Discord, Roblox Open Cloud (none by default). */
   WEBHOOKS: [] as ReadonlyArray<TargetConfig>,
   WEBHOOKS_FILE: undefined,
+  /** A JSON file of reply rules, tried in order before AUTO_REPLY (see the README); none by default. */
+  AUTO_REPLY_RULES: undefined,
 } as const satisfies { [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
 
 export type Config = { readonly [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
@@ -339,6 +343,11 @@ const fromFiles = (config: Record<keyof Config, unknown>, readFile: FileReader):
     const targets = parseTargets(webhooks, 'WEBHOOKS_FILE')
     if (E.isLeft(targets)) problems.push(...targets.left)
     else config.WEBHOOKS = [...(config.WEBHOOKS as ReadonlyArray<TargetConfig>), ...targets.right]
+  }
+  const rules = read('AUTO_REPLY_RULES', config.AUTO_REPLY_RULES)
+  if (rules !== undefined) {
+    const parsed = parseReplyRules(rules, 'AUTO_REPLY_RULES')
+    if (E.isLeft(parsed)) problems.push(...parsed.left)
   }
   const words = read('BLOCKED_WORDS_FILE', config.BLOCKED_WORDS_FILE)
   if (words !== undefined) config.BLOCKED_WORDS = [...(config.BLOCKED_WORDS as ReadonlyArray<string>), ...splitWords(words)]

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
+import * as E from 'fp-ts/Either'
 import type { AddressInfo } from 'node:net'
 import { appOf, bodyLimitFor, createHttp, type AppDeps, type Http, type Logger } from '../adapters/http/app'
 import { ADMIN_SCOPES, createAuth, PLAIN_SCOPES, type KeyConfig } from '../adapters/http/auth'
@@ -21,6 +23,9 @@ import type { MessageFeed, MessageRepository } from '../domain/message-repositor
 import type { OutboundQueues } from '../domain/outbound'
 import type { Config, StoreName } from './config'
 import { OUTBOUND_SHUTDOWN_MS, routeOf, startOutbound } from './outbound'
+import { parseReplyRules } from './reply-rules-file'
+import { replyByRules } from '../application/reply-by-rules'
+import type { ReplyRule } from '../domain/reply-rules'
 
 /*
  * The composition root: the one place that knows every adapter. It reads
@@ -35,7 +40,7 @@ export type Ports = {
   readonly feed: MessageFeed
   readonly idempotencyKeys: IdempotencyKeys
   /** A limiter of its own for each scope that has a limit: one scope's buckets never crowd out another's. */
-  readonly rateLimiter: (scope: 'player' | 'client') => RateLimiter
+  readonly rateLimiter: (scope: 'player' | 'client' | 'reply') => RateLimiter
   /** Which store, and whether it answers now (a networked store may be away). */
   readonly status: () => { readonly store: StoreName; readonly available: boolean }
   /** The queues of the outbound targets (WEBHOOKS), kept by the store, and whether they outlive this process; absent when the store keeps none. */
@@ -53,10 +58,18 @@ export type RunningServer = {
   readonly http: Http
   /** Stops accepting connections, releases held long polls and resolves once every connection is closed. */
   readonly close: () => Promise<void>
+  /**
+   * Reads AUTO_REPLY_RULES again (on SIGHUP): the new rules apply to the next
+   * send; a file that does not read or parse keeps the rules in force and
+   * says why. Nothing to do without AUTO_REPLY_RULES.
+   */
+  readonly reloadReplyRules: () => E.Either<ReadonlyArray<string>, number>
 }
 
 export type StartOptions = {
   readonly log?: Logger
+  /** Reads AUTO_REPLY_RULES (at start and on a reload); the file system by default. */
+  readonly readFile?: (path: string) => string
   /**
    * `'listener'` (the default, as `npm start`) serves the request listener
    * on node:http; `'koa'` serves the Koa app of `createApp`, as a program
@@ -186,15 +199,47 @@ export const startupWarnings = (config: Config): ReadonlyArray<string> => {
   return warnings
 }
 
+/** The reply rules of AUTO_REPLY_RULES as they stand, and their reload: a bad file keeps the rules in force. */
+const replyRulesOf = (config: Config, readFile: (path: string) => string) => {
+  const load = (): E.Either<ReadonlyArray<string>, ReadonlyArray<ReplyRule>> => {
+    if (config.AUTO_REPLY_RULES === undefined) return E.right([])
+    let text: string
+    try {
+      text = readFile(config.AUTO_REPLY_RULES)
+    } catch (err) {
+      return E.left([`AUTO_REPLY_RULES must name a readable file, got ${JSON.stringify(config.AUTO_REPLY_RULES)} (${(err as NodeJS.ErrnoException).code ?? String(err)})`])
+    }
+    return parseReplyRules(text, 'AUTO_REPLY_RULES')
+  }
+  const first = load()
+  // readConfig has read and checked the file already; one that changed since is refused here the same way.
+  if (E.isLeft(first)) throw new Error(first.left.join('; '))
+  let current = first.right
+  return {
+    current: () => current,
+    reload: (): E.Either<ReadonlyArray<string>, number> => {
+      const next = load()
+      if (E.isRight(next)) current = next.right
+      return E.map((rules: ReadonlyArray<ReplyRule>) => rules.length)(next)
+    },
+  }
+}
+
 /** Builds the ports and the HTTP adapter from a decoded configuration and starts listening. */
 export const startServer = async (config: Config, options: StartOptions = {}): Promise<RunningServer> => {
   const log = options.log ?? consoleLog
+  const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'))
   const ports = buildPorts(config, log)
   if (config.WEBHOOKS.length > 0 && ports.outbound === undefined) throw new Error(`WEBHOOKS: the ${config.STORE} store keeps no outbound queues`)
   const outbound = config.WEBHOOKS.length === 0 || ports.outbound === undefined ? undefined : startOutbound(config.WEBHOOKS, ports.outbound, log)
   const shutdown = new AbortController()
   const withOutbound = httpDeps(config, ports, shutdown.signal, log)
-  const base = outbound === undefined ? withOutbound : { ...withOutbound, outbound: outbound.status }
+  const rules = replyRulesOf(config, readFile)
+  const withRules = outbound === undefined ? withOutbound : { ...withOutbound, outbound: outbound.status }
+  const base =
+    config.AUTO_REPLY_RULES === undefined
+      ? withRules
+      : { ...withRules, replies: replyByRules({ rules: rules.current, cooldowns: ports.rateLimiter('reply'), fallback: withRules.autoReply, maxLength: config.MAX_MESSAGE_LENGTH }) }
   const deps = options.adjust === undefined ? base : options.adjust(base)
   const http = createHttp(deps)
   const server = createGuardedServer(options.mount === 'koa' ? appOf(http).callback() : http.listener, {
@@ -215,6 +260,7 @@ export const startServer = async (config: Config, options: StartOptions = {}): P
   })
   const { address, port } = server.address() as AddressInfo
   return {
+    reloadReplyRules: rules.reload,
     server,
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
     ports,

@@ -13,6 +13,7 @@ import { shareReads } from '../../application/shared-reads'
 import type { AutoReply } from '../../domain/auto-reply'
 import type { Clock, Timer } from '../../domain/clock'
 import type { TargetStatus } from '../../domain/outbound'
+import type { RuleReplies } from '../../application/reply-by-rules'
 import type { ContentPolicy } from '../../domain/content-policy'
 import type { IdempotencyKeys } from '../../domain/idempotency'
 import { DEFAULT_CHANNEL } from '../../domain/message'
@@ -51,6 +52,8 @@ export type AppDeps = {
   /** Times the long polls' waits (and a stream's retries after a lost feed). */
   readonly timer: Timer
   readonly autoReply: AutoReply
+  /** Replies by rule, falling back to `autoReply` (see application/reply-by-rules.ts); none by default. */
+  readonly replies?: RuleReplies
   readonly maxMessageLength: number
   /** `'*'` for every origin, or the exact origins allowed to call from a browser. */
   readonly corsOrigins: '*' | ReadonlyArray<string>
@@ -187,7 +190,14 @@ export const createHttp = (deps: AppDeps): Http => {
       keys: deps.idempotencyKeys,
       // The player's limit inside the idempotency: a replay takes no token, and only a stored message keeps one.
       send: limitPlayers({ limiter: deps.playerRateLimit?.limiter ?? NO_LIMITER, limit: deps.playerRateLimit?.limit })(
-        sendMessage({ messages: store, clock: deps.clock, autoReply: deps.autoReply, maxMessageLength: deps.maxMessageLength, policy: deps.contentPolicy }),
+        sendMessage({
+          messages: store,
+          clock: deps.clock,
+          autoReply: deps.autoReply,
+          maxMessageLength: deps.maxMessageLength,
+          policy: deps.contentPolicy,
+          ...(deps.replies === undefined ? {} : { replies: deps.replies }),
+        }),
       ),
     }),
     bodyLimit,

@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto'
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 
@@ -65,7 +66,9 @@ export type Auth = {
 
 type StoredKey = ApiKey & { readonly digest: Buffer }
 
-const digestOf = (secret: string): Buffer => createHash('sha256').update(secret).digest()
+// Node's one-shot hash (20.12 and later) costs under half of a Hash object's create, update and digest, on every request with a key.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash
+const digestOf = (secret: string): Buffer => (oneShotHash === undefined ? createHash('sha256').update(secret).digest() : oneShotHash('sha256', secret, 'buffer'))
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i
 

@@ -113,7 +113,7 @@ describe('roblox: the stand-in behaves like Roblox where tests depend on it', ()
       'Player%20123%2F%C3%A9',
       'EnumItem Enum.HttpContentType.TextPlain',
       "false Expected ':' not '.' calling member function JSONEncode",
-      'true true',
+      'true false',
     ])
     const encoded = run.stdout.split('\n')[3] ?? ''
     expect(JSON.parse(encoded)).to.deep.equal({ id: 9007199254740991, half: 0.5, text: 'a "quoted"\nline' })

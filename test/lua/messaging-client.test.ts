@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { expect } from 'chai'
 import * as TE from 'fp-ts/TaskEither'
@@ -58,17 +59,20 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
   before(requireLua)
 
   let server: TestServer
+  let serving = false
   let seen: Seen[]
   let script: RunningScript | undefined
   afterEach(async function () {
     if (this.currentTest?.state === 'failed' && script !== undefined) console.log(`      the script's output:\n${explain({ stdout: script.stdout(), stderr: script.stderr() })}`)
     await script?.stop()
     script = undefined
-    await server?.close()
+    if (serving) await server.close()
+    serving = false
   })
 
   const start = async (options: TestServerOptions = {}) => {
     server = await startTestServer({ autoReplyTemplate: '', ...options })
+    serving = true
     seen = record(server.server)
   }
   const run = (fixture: string, env: Record<string, string> = {}): RunningScript => {
@@ -111,6 +115,29 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     // Every read named both channels in one request.
     for (const get of gets()) expect(get.url, get.url).to.match(/[?&]channels=lobby%2Cteam-red(&|$)/)
     expect(script?.stderr()).to.equal('')
+  })
+
+  it('reports a gap when the history it asks for from the start was partly evicted', async () => {
+    await start({ store: { maxMessages: 2 } })
+    for (const text of ['one', 'two', 'three']) await send('Bob', text)
+    const result = await run('client-gap.lua').done
+    expect(result.code, explain(result)).to.equal(0)
+    expect(printed('poll:')).to.deep.equal(['poll: true two,three true'])
+  })
+
+  it('backs off a subscription while the server cannot be reached, each wait about twice the last', async () => {
+    // An address nothing answers at: a port just let go.
+    const probe = createNetServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const deadUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`
+    await new Promise<void>((resolve) => probe.close(() => resolve()))
+    const result = await startRobloxScript(join(FIXTURES, 'client-backoff.lua'), deadUrl, { rewrites: { [PLACEHOLDER]: deadUrl }, modules: { MessagingClient: CLIENT_MODULE } }).done
+    expect(result.code, explain(result)).to.equal(0)
+    const waits = [...result.stderr.matchAll(/poll failed \(HttpError: ConnectFail\); trying again in ([0-9.]+) s/g)].map((m) => Number(m[1]))
+    expect(waits, explain(result)).to.have.length(3)
+    // Exponential with jitter: the nth wait is between half and all of 0.5 s × 2^(n-1).
+    waits.forEach((wait, i) => expect(wait, `wait ${i + 1}`).to.be.within(0.5 * 0.5 * 2 ** i - 0.05, 0.5 * 2 ** i + 0.05))
+    expect(result.stdout).to.equal('disconnected after 3\n')
   })
 
   it("returns the server's error text for a refused send, after exactly one request", async () => {

@@ -274,8 +274,9 @@ function MessagingClient:_drain()
   self._sending = true
   while #self._queue > 0 do
     local entry = table.remove(self._queue, 1)
-    local ok, result = self:_deliver(entry)
-    finish(entry, ok, result)
+    -- Protected, so that a bug cannot leave the sender marked busy and every later send waiting for ever.
+    local ran, ok, result = pcall(self._deliver, self, entry)
+    if ran then finish(entry, ok, result) else finish(entry, false, { error = tostring(ok) }) end
   end
   self._sending = false
   local drained = self._drained

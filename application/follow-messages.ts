@@ -1,12 +1,15 @@
 import * as E from 'fp-ts/Either'
 import * as TE from 'fp-ts/TaskEither'
 import { pipe } from 'fp-ts/function'
-import { channelOrDefault, playerName, type ChannelName, type InvalidField, type Message, type MessageId, type PlayerName } from '../domain/message'
+import { playerName, type ChannelName, type InvalidField, type Message, type MessageId, type PlayerName } from '../domain/message'
 import type { Cursor, FeedFilter, StoreUnavailable } from '../domain/message-repository'
-import type { ReadDeps } from './read-page'
+import { channelsAsked, type ReadDeps } from './read-page'
 
 export type FollowInput = {
+  /** The default channel when absent (and `channels` too). */
   readonly channel?: string
+  /** Several channels followed under one cursor, in place of `channel`. */
+  readonly channels?: ReadonlyArray<string>
   readonly player?: string
   /** Without a cursor only messages stored from now on are delivered. */
   readonly cursor?: Cursor
@@ -71,10 +74,10 @@ export const followMessages = (deps: ReadDeps) =>
   (input: FollowInput, deliver: (event: FollowEvent) => void, signal: AbortSignal, options: FollowOptions = {}): TE.TaskEither<FollowError, Following> =>
     pipe(
       E.Do,
-      E.apS('channel', channelOrDefault(input.channel)),
+      E.apS('channels', channelsAsked(input)),
       E.apS('player', input.player === undefined ? E.right(undefined) : playerName(input.player)),
       TE.fromEither,
-      TE.chainW(({ channel, player }) => () => follow(deps, [channel], player, input.cursor, deliver, signal, options)),
+      TE.chainW(({ channels, player }) => () => follow(deps, channels, player, input.cursor, deliver, signal, options)),
     )
 
 const CAUGHT_UP: E.Either<never, void> = E.right(undefined)

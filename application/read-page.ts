@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/Either'
 import type * as TE from 'fp-ts/TaskEither'
 import type { Timer } from '../domain/clock'
-import type { ChannelName, Message } from '../domain/message'
+import { channelList, channelName, DEFAULT_CHANNEL, type ChannelName, type InvalidField, type Message } from '../domain/message'
 import type { Cursor, FeedFilter, ListQuery, MessageFeed, MessageRepository, Page, StoreUnavailable } from '../domain/message-repository'
 
 /** The most a single page may hold, whatever the client asks. */
@@ -18,13 +18,31 @@ export const pageLimit = (requested: number | undefined, hasCursor: boolean): nu
  * into the `ListQuery` the repository is asked.
  */
 export type ListInput = {
-  /** The default channel when absent. */
+  /** The default channel when absent (and `channels` too). */
   readonly channel?: string
+  /**
+   * Several channels read under one cursor, in place of `channel` (which is
+   * then ignored; the HTTP adapter refuses a request that gives both).
+   */
+  readonly channels?: ReadonlyArray<string>
   readonly cursor?: Cursor
   /** Only messages sent strictly after this instant (ms since the Unix epoch). */
   readonly since?: number
   readonly limit?: number
   readonly wait?: Wait
+}
+
+/** What a reader asks to read: its `channels`, when given, else its `channel`, else the default channel. */
+export type ChannelsAsked = { readonly channel?: string; readonly channels?: ReadonlyArray<string> }
+
+const DEFAULT_CHANNELS: ReadonlyArray<ChannelName> = Object.freeze([DEFAULT_CHANNEL])
+
+/** The channels a reader asks for, checked: one channel (the default when none is named), or a list of them. */
+export const channelsAsked = (asked: ChannelsAsked): E.Either<InvalidField, ReadonlyArray<ChannelName>> => {
+  if (asked.channels !== undefined) return channelList(asked.channels)
+  if (asked.channel === undefined) return E.right(DEFAULT_CHANNELS)
+  const channel = channelName(asked.channel)
+  return E.isLeft(channel) ? channel : E.right([channel.right])
 }
 
 // Absent fields are undefined rather than missing: objects of one shape, built without spreads, are cheaper on hot paths.

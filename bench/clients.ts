@@ -277,12 +277,13 @@ export const holdMany = async (count: number, open: (i: number) => Promise<Held>
  * process: the others hear of it through Redis) and times the last answer;
  * also what the held polls cost the server in memory.
  */
-export const longPolls = async (server: RunningServer, count: number): Promise<PollResult> => {
+export const longPolls = async (server: RunningServer, count: number, channels?: ReadonlyArray<string>): Promise<PollResult> => {
   const head = (await send(server.url)).auto_reply.id
   await until(async () => (await server.ask('waiters')) === 0, `${server.name} to hold no long polls before the test`)
   const rssBefore = await server.ask('rss')
   const heapBefore = await server.ask('heap')
-  const path = `/api/messages?after=${head}&wait=25`
+  // With channels, each poll follows those (the message sent is in the default channel, global, which must be among them).
+  const path = `/api/messages?after=${head}&wait=25${channels === undefined ? '' : `&channels=${channels.join(',')}`}`
   const held = await holdMany(count, (i) => hold(server.ports[i % server.ports.length] as number, path), () => server.ask('waiters'), server.name)
   try {
     const rssHeld = await server.ask('rss')

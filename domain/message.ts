@@ -55,8 +55,12 @@ export type InvalidField =
   | { readonly _tag: 'TooManyCombiningMarks'; readonly field: Field; readonly max: number }
   /** A lone surrogate: not Unicode text, and no UTF-8 encoder can write it. */
   | { readonly _tag: 'MalformedText'; readonly field: Field }
+  /** A list (a read's channels) names more than `max`. */
+  | { readonly _tag: 'TooMany'; readonly field: Field; readonly max: number }
+  /** One entry of a list (a read's channels) breaks the rule of its kind, `problem`. */
+  | { readonly _tag: 'InvalidEntry'; readonly field: Field; readonly entry: string; readonly problem: InvalidField }
 
-export type Field = 'player_name' | 'message' | 'channel'
+export type Field = 'player_name' | 'message' | 'channel' | 'channels'
 
 /** Length in characters (code points), as a player counts them, not UTF-16 units. */
 export const codePointLength = (s: string): number => {
@@ -178,6 +182,30 @@ export const channelName = (raw: string): E.Either<InvalidField, ChannelName> =>
 
 /** Roblox names are case-insensitive: every lookup by name goes through this key. */
 export const playerKey = (name: string): string => name.toLowerCase()
+
+/**
+ * The most channels one read may follow under one cursor: a game server
+ * follows a handful (everyone, its team, its lobby), and every channel a read
+ * names is a little more work for each read and each held poll.
+ */
+export const CHANNELS_PER_READ_MAX = 10
+
+/**
+ * The channels one read follows: 1 to CHANNELS_PER_READ_MAX channel names.
+ * A name given twice is read once, and the names are sorted: the same
+ * channels in any order are the same read (and readers share it).
+ */
+export const channelList = (raw: ReadonlyArray<string>): E.Either<InvalidField, ReadonlyArray<ChannelName>> => {
+  if (raw.length === 0) return E.left({ _tag: 'Blank', field: 'channels' })
+  if (raw.length > CHANNELS_PER_READ_MAX) return E.left({ _tag: 'TooMany', field: 'channels', max: CHANNELS_PER_READ_MAX })
+  const names: ChannelName[] = []
+  for (const entry of raw) {
+    const name = channelName(entry)
+    if (E.isLeft(name)) return E.left({ _tag: 'InvalidEntry', field: 'channels', entry, problem: name.left })
+    if (!names.includes(name.right)) names.push(name.right)
+  }
+  return E.right(names.sort())
+}
 
 /** Without a channel a message belongs to the default one, as every message did in the seed. */
 export const channelOrDefault = (raw: string | undefined): E.Either<InvalidField, ChannelName> =>

@@ -32,8 +32,8 @@ import {
 import { limitPlayers } from '../../application/limit-players'
 import { clientLimitKey, type RateLimit, type RateLimiter } from '../../domain/rate-limit'
 import { clientAddress } from './client-address'
-import { createAuth, crossSiteOrigin, mayAct, mayUseChannel, type Auth, type Identity, type Scope } from './auth'
-import { ClearQuery, decode, LastEventId, listParamsCodec, StreamQuery } from './codecs'
+import { channelRefused, createAuth, crossSiteOrigin, mayAct, mayUseChannel, type Auth, type Identity, type Scope } from './auth'
+import { channelsParam, ClearQuery, decode, LastEventId, listParamsCodec, StreamQuery } from './codecs'
 import { eventStreams } from './event-stream'
 import { discardRest } from './json-body'
 import { lists } from './lists'
@@ -256,7 +256,7 @@ export const createHttp = (deps: AppDeps): Http => {
       path: '/api/messages',
       methods: {
         GET: {
-          description: 'List messages: ?limit, ?since, ?after, ?epoch, ?wait, ?channel',
+          description: 'List messages: ?limit, ?since, ?after, ?epoch, ?wait, ?channel or ?channels=a,b (several under one cursor)',
           scope: 'read',
           handle: (req, res, { query, identity }) => pages.channel(req, res, parseQuery(query), identity),
         },
@@ -276,20 +276,25 @@ export const createHttp = (deps: AppDeps): Http => {
       path: '/api/stream',
       methods: {
         GET: {
-          description: 'Server-Sent Events: stored messages after ?after (or Last-Event-ID), then each new one; ?channel, ?player, ?token',
+          description: 'Server-Sent Events: stored messages after ?after (or Last-Event-ID), then each new one; ?channel or ?channels=a,b, ?player, ?token',
           scope: 'read',
           handle: (req, res, { query, identity }) => {
             const asked = decodeStreamQuery(parseQuery(query))
             if (E.isLeft(asked)) return refuse(req, res, { _tag: 'InvalidRequest', error: asked.left })
-            if (refusedChannel(req, res, identity, asked.right.channel ?? DEFAULT_CHANNEL)) return
+            const named = channelsParam(asked.right)
+            if (E.isLeft(named)) return refuse(req, res, { _tag: 'InvalidRequest', error: named.left })
+            const { channel, channels } = named.right
+            // A key limited to channels may follow several at once only if it may follow each of them.
+            const refused = channelRefused(identity, channels ?? [channel ?? DEFAULT_CHANNEL])
+            if (refused !== undefined) return refuse(req, res, { _tag: 'Forbidden', reason: `the key ${labelOf(identity)} may not use the channel ${refused}` })
             const lastEventId = req.headers['last-event-id']
             const resumeFrom = lastEventId === undefined || lastEventId === '' ? E.right(undefined) : decodeLastEventId(lastEventId)
             if (E.isLeft(resumeFrom))
               return refuse(req, res, { _tag: 'InvalidRequest', error: 'the Last-Event-ID header must be a message id (a whole number, 0 or more)' })
             // A reconnecting EventSource repeats the original URL: its Last-Event-ID is the newer position.
             const after = resumeFrom.right ?? asked.right.after
-            const { channel, player, epoch } = asked.right
-            return streams.open(req, res, follow, { channel, player, cursor: after === undefined ? undefined : { after, epoch } }, (refusal) =>
+            const { player, epoch } = asked.right
+            return streams.open(req, res, follow, { channel, channels, player, cursor: after === undefined ? undefined : { after, epoch } }, (refusal) =>
               refuse(req, res, refusal),
             )
           },

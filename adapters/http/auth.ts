@@ -156,6 +156,12 @@ export const mayAct = (identity: Identity, scope: Scope): boolean =>
 export const mayUseChannel = (identity: Identity, channel: string): boolean =>
   identity._tag !== 'Key' || identity.key.channels === undefined || identity.key.channels.has(channel)
 
+/** The first of the channels the identity may not act in, if any: a read of several channels needs every one of them. */
+export const channelRefused = (identity: Identity, channels: ReadonlyArray<string>): string | undefined => {
+  for (const channel of channels) if (!mayUseChannel(identity, channel)) return channel
+  return undefined
+}
+
 /**
  * On an open server (no keys), a request that changes state and comes from
  * a web page on another site that CORS_ORIGINS does not allow is refused: a

@@ -130,6 +130,7 @@ export const listParamsCodec = (longPollMaxSeconds: number) =>
   t.exact(
     t.partial({
       channel: NonEmptyText,
+      channels: NonEmptyText,
       limit: PositiveIntFromString,
       since: InstantFromString,
       after: MessageIdFromString,
@@ -140,8 +141,24 @@ export const listParamsCodec = (longPollMaxSeconds: number) =>
 export type ListParams = t.TypeOf<ReturnType<typeof listParamsCodec>>
 
 export const StreamQuery = t.exact(
-  t.partial({ channel: NonEmptyText, player: NonEmptyText, after: MessageIdFromString, epoch: Epoch }),
+  t.partial({ channel: NonEmptyText, channels: NonEmptyText, player: NonEmptyText, after: MessageIdFromString, epoch: Epoch }),
 )
+
+/** The channels a read asks for, as its query named them: one channel, or a list (which the use case checks). */
+export type ChannelsParam = { readonly channel?: string; readonly channels?: ReadonlyArray<string> }
+
+const CHANNEL_AND_CHANNELS = 'channel and channels cannot both be given: name every channel in channels (channels=global,lobby)'
+
+/**
+ * `channels=a,b,c` split at its commas, or `channel` as it is. A query that
+ * gives both is refused rather than guessed at: which one it meant is the
+ * client's to say.
+ */
+export const channelsParam = (query: { readonly channel?: string; readonly channels?: string }): E.Either<string, ChannelsParam> => {
+  if (query.channels === undefined) return E.right({ channel: query.channel, channels: undefined })
+  if (query.channel !== undefined) return E.left(CHANNEL_AND_CHANNELS)
+  return E.right({ channel: undefined, channels: query.channels.split(',') })
+}
 
 /** The header EventSource sends when it reconnects: the id of the last event it received. */
 export const LastEventId = MessageIdFromString

@@ -7,13 +7,14 @@ import type { Wait } from '../../application/read-page'
 import type { Page } from '../../domain/message-repository'
 import { DEFAULT_CHANNEL } from '../../domain/message'
 import type { Answers } from './answers'
-import { mayUseChannel, type Identity } from './auth'
-import type { ListParams } from './codecs'
+import { channelRefused, mayUseChannel, type Identity } from './auth'
+import { channelsParam, type ListParams } from './codecs'
 import type { Wire } from './wire'
 
 /*
  * GET /api/messages and /api/messages/<player>: a page at once, or, with
- * `wait` and a cursor, a long poll held until a message arrives.
+ * `wait` and a cursor, a long poll held until a message arrives; of one
+ * channel (`channel`), or of several under one cursor (`channels=a,b`).
  *
  * Thousands of game servers each keep one poll open, so a held poll costs
  * what it must and no more: no framework context, a promise rather than an
@@ -69,9 +70,13 @@ export const lists = (deps: ListsDeps): Lists => {
     const query = deps.decodeParams(raw)
     if (E.isLeft(query)) return void refuse(req, res, { _tag: 'InvalidRequest', error: query.left })
     const q = query.right
-    const channel = q.channel ?? DEFAULT_CHANNEL
-    if (!mayUseChannel(identity, channel))
-      return void refuse(req, res, { _tag: 'Forbidden', reason: `the key ${identity._tag === 'Key' ? identity.key.label : ''} may not use the channel ${channel}` })
+    const asked = channelsParam(q)
+    if (E.isLeft(asked)) return void refuse(req, res, { _tag: 'InvalidRequest', error: asked.left })
+    const { channel, channels } = asked.right
+    // A key limited to channels may read several at once only if it may read each of them.
+    const refused = channels === undefined ? (mayUseChannel(identity, channel ?? DEFAULT_CHANNEL) ? undefined : (channel ?? DEFAULT_CHANNEL)) : channelRefused(identity, channels)
+    if (refused !== undefined)
+      return void refuse(req, res, { _tag: 'Forbidden', reason: `the key ${identity._tag === 'Key' ? identity.key.label : ''} may not use the channel ${refused}` })
     if (q.wait !== undefined && q.after === undefined) return void refuse(req, res, { _tag: 'InvalidRequest', error: WAIT_NEEDS_CURSOR })
     // Built field by field, the same shape for every request: thousands are built at once.
     const input: ListInput = {
@@ -79,7 +84,8 @@ export const lists = (deps: ListsDeps): Lists => {
       since: q.since,
       limit: q.limit,
       wait: undefined,
-      channel: q.channel,
+      channel,
+      channels,
     }
     // HEAD asks what GET would answer now: it is never held.
     return { input, waitMs: q.wait === undefined || req.method !== 'GET' ? undefined : q.wait * 1000 }
@@ -147,6 +153,7 @@ const waiting = (input: ListInput, wait: Wait): ListInput => ({
   limit: input.limit,
   wait,
   channel: input.channel,
+  channels: input.channels,
 })
 
 const withPlayer = (input: ListInput, playerName: string): ListByPlayerInput => ({
@@ -155,5 +162,6 @@ const withPlayer = (input: ListInput, playerName: string): ListByPlayerInput => 
   limit: input.limit,
   wait: input.wait,
   channel: input.channel,
+  channels: input.channels,
   playerName,
 })

@@ -88,6 +88,10 @@ export const problemOf = (refusal: Refusal): Problem => {
       return { status: 400, error: `${refusal.field} must not stack more than ${refusal.max} combining marks (accents) on one character` }
     case 'MalformedText':
       return { status: 400, error: `${refusal.field} is not well-formed Unicode text (it contains a lone surrogate)` }
+    case 'TooMany':
+      return { status: 400, error: `${refusal.field} names more than ${refusal.max}; one read follows at most ${refusal.max} channels` }
+    case 'InvalidEntry':
+      return { status: 400, error: `${refusal.field}: ${JSON.stringify(refusal.entry)} is not a channel name (${problemOf(refusal.problem).error})` }
     case 'ChannelLimitReached':
       return {
         status: 409,

@@ -287,42 +287,54 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
       .map(([channel, log]) => ({ channel, count: log.ring.length, newestId: log.ring.newest()?.id }))
       .sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0))
 
-  /** Adds the listener to one channel's set (its player's, with a player key); returns the function that takes it out again, once. */
-  const register = (channel: ChannelName, key: string | undefined, listener: Listener): (() => void) => {
+  /** The set a listener goes in: the channel's, or its player's (with a player key). */
+  const setFor = (forChannel: ChannelListeners, key: string | undefined): Set<Listener> => {
+    if (key === undefined) return forChannel.all
+    let set = forChannel.byPlayer.get(key)
+    if (set === undefined) {
+      set = new Set()
+      forChannel.byPlayer.set(key, set)
+    }
+    return set
+  }
+
+  const add = (channel: ChannelName, key: string | undefined, listener: Listener): void => {
     let forChannel = listeners.get(channel)
     if (forChannel === undefined) {
       forChannel = { all: new Set(), byPlayer: new Map() }
       listeners.set(channel, forChannel)
     }
-    let set: Set<Listener>
-    if (key === undefined) set = forChannel.all
-    else {
-      set = forChannel.byPlayer.get(key) ?? new Set()
-      forChannel.byPlayer.set(key, set)
-    }
+    const set = setFor(forChannel, key)
     const before = set.size
     set.add(listener)
     listening += set.size - before
-    const registered = forChannel
+  }
+
+  // Found again rather than remembered: a set holding the listener is never dropped, so the lookup finds the one it was added to.
+  const remove = (channel: ChannelName, key: string | undefined, listener: Listener): void => {
+    const forChannel = listeners.get(channel)
+    if (forChannel === undefined) return
+    const set = key === undefined ? forChannel.all : forChannel.byPlayer.get(key)
+    if (set === undefined || !set.delete(listener)) return
+    listening--
+    if (key !== undefined && set.size === 0) forChannel.byPlayer.delete(key)
+    if (forChannel.all.size === 0 && forChannel.byPlayer.size === 0) listeners.delete(channel)
+  }
+
+  /*
+   * The third argument, `lost`, is never called: this feed loses nothing. A
+   * message belongs to one channel, so a listener in several channels' sets
+   * hears each once, and in id order. One closure per subscription, whatever
+   * it names: a server holds thousands.
+   */
+  const subscribe = (filter: FeedFilter, listener: Listener): (() => void) => {
+    const key = filter.player === undefined ? undefined : playerKey(filter.player)
+    for (const channel of filter.channels) add(channel, key, listener)
     let subscribed = true
     return () => {
       if (!subscribed) return
       subscribed = false
-      if (set.delete(listener)) listening--
-      if (key !== undefined && set.size === 0 && registered.byPlayer.get(key) === set) registered.byPlayer.delete(key)
-      if (registered.all.size === 0 && registered.byPlayer.size === 0 && listeners.get(channel) === registered) listeners.delete(channel)
-    }
-  }
-
-  // The third argument, `lost`, is never called: this feed loses nothing.
-  const subscribe = (filter: FeedFilter, listener: Listener): (() => void) => {
-    const key = filter.player === undefined ? undefined : playerKey(filter.player)
-    // One closure per held poll on the common path: a poll follows one channel.
-    if (filter.channels.length === 1) return register(filter.channels[0] as ChannelName, key, listener)
-    // A message belongs to one channel, so a listener in several channels' sets hears each once, and in id order.
-    const unregister = filter.channels.map((channel) => register(channel, key, listener))
-    return () => {
-      for (const remove of unregister) remove()
+      for (const channel of filter.channels) remove(channel, key, listener)
     }
   }
 

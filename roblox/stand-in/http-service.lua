@@ -16,14 +16,20 @@
 --   * GetSecret(name) returns a Secret (from the experience's Secrets store; here, from the table the
 --     runner reads from ROBLOX_SECRETS) that a script cannot print or read, only extend with
 --     AddPrefix / AddSuffix and put into a request header; an unknown name raises.
+--   * Requests yield the calling thread (other threads run meanwhile, task.lua), and raise "HttpError: TimedOut" when
+--     no answer came within 60 s.
+--   * More than 500 requests in any 60 s (all methods together) raise "Number of requests exceeded limit", and the
+--     refused request is not made.
 -- Where it differs, on purpose:
 --   * URLs are rewritten through a table (prefix -> replacement) before sending, so that a script written
 --     for "https://your-replit-url.repl.co" runs unchanged against a local http:// test server.
 --   * No https (LuaSocket has no TLS here), no gzip (no zlib), no response cache (nocache is moot),
 --     no Accept-Encoding, and loopback addresses are allowed (live game servers cannot reach them).
+--   * For tests, the limit can be set lower (config.requestLimit), and answers can be lost on the way back
+--     (config.dropResponses: { method, path, count } rules; a matching request reaches the server, its answer is read
+--     and thrown away, and the script sees "HttpError: TimedOut", as when a network drops an answer).
 
-local http = require("socket.http")
-local ltn12 = require("ltn12")
+local socket = require("socket")
 local socketUrl = require("socket.url")
 local json = require("json")
 local enum = require("enum")
@@ -31,6 +37,8 @@ local enum = require("enum")
 local Enum = enum.Enum
 
 local USER_AGENT = "RobloxGameCloud/1.0 (+http://www.roblox.com)"
+local REQUEST_TIMEOUT = 60
+local REQUESTS_PER_MINUTE = 500
 
 -- Lower-cased header name -> true for locked everywhere, "request" for allowed in RequestAsync only.
 local LOCKED = {
@@ -153,9 +161,129 @@ return function(config)
     return out
   end
 
+  local scheduler = config.scheduler
+  local requestLimit = config.requestLimit or REQUESTS_PER_MINUTE
+  local made = {} -- when each request of the last minute was made, oldest first
+  local dropRules = config.dropResponses or {}
+
+  -- The budget Roblox keeps per game server: over it, a request is refused before it is made.
+  local function countRequest()
+    local now = socket.gettime()
+    while made[1] ~= nil and made[1] <= now - 60 do table.remove(made, 1) end
+    if #made >= requestLimit then fail("Number of requests exceeded limit") end
+    made[#made + 1] = now
+  end
+
+  local function dropsAnswer(method, path)
+    for _, rule in ipairs(dropRules) do
+      if (rule.count or 0) > 0 and (rule.method == nil or rule.method == method) and path:sub(1, #(rule.path or "")) == (rule.path or "") then
+        rule.count = rule.count - 1
+        return true
+      end
+    end
+    return false
+  end
+
+  -- Waits (yielding the thread) until the socket can be used, or raises TimedOut at the deadline.
+  local function await(tcp, mode, deadline)
+    if not scheduler.waitFor(tcp, mode, deadline) then
+      tcp:close()
+      fail("HttpError: TimedOut")
+    end
+  end
+
+  local function decodeChunked(body)
+    local out, at = {}, 1
+    while true do
+      local size, after = body:match("^(%x+)[^\r\n]*\r\n()", at)
+      if size == nil then return nil end
+      size = tonumber(size, 16)
+      if size == 0 then return table.concat(out) end
+      out[#out + 1] = body:sub(after, after + size - 1)
+      at = after + size + 2
+    end
+  end
+
+  -- One HTTP/1.1 exchange on a socket of its own, closed after the answer; the thread yields while it waits.
+  local function exchange(target, method, headers, body)
+    local parsed = socketUrl.parse(target)
+    local host = parsed.host
+    local port = tonumber(parsed.port) or 80
+    local path = (parsed.path and parsed.path ~= "" and parsed.path or "/") .. (parsed.query and ("?" .. parsed.query) or "")
+    local deadline = socket.gettime() + REQUEST_TIMEOUT
+    local address = socket.dns.toip(host)
+    if address == nil then fail("HttpError: DnsResolve") end
+    local tcp = socket.tcp()
+    tcp:settimeout(0)
+    local connected, connectError = tcp:connect(address, port)
+    if not connected and connectError == "timeout" then
+      await(tcp, "write", deadline)
+      connected, connectError = tcp:connect(address, port)
+      if connectError == "already connected" then connected = true end
+    end
+    if not connected then
+      tcp:close()
+      if tostring(connectError):find("refused") then fail("HttpError: ConnectFail") end
+      fail("HttpError: NetFail (" .. tostring(connectError) .. ")")
+    end
+    local lines = { method .. " " .. path .. " HTTP/1.1", "host: " .. host .. (parsed.port and (":" .. parsed.port) or "") }
+    for name, value in pairs(headers) do lines[#lines + 1] = name .. ": " .. value end
+    local request = table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")
+    local sent = 0
+    while sent < #request do
+      local last, sendError, partial = tcp:send(request, sent + 1)
+      if last then
+        sent = last
+      elseif sendError == "timeout" then
+        sent = partial
+        await(tcp, "write", deadline)
+      else
+        tcp:close()
+        fail("HttpError: NetFail (" .. tostring(sendError) .. ")")
+      end
+    end
+    local chunks = {}
+    while true do
+      local data, receiveError, partial = tcp:receive(65536)
+      if data then
+        chunks[#chunks + 1] = data
+      else
+        if partial and partial ~= "" then chunks[#chunks + 1] = partial end
+        if receiveError == "closed" then break end
+        if receiveError ~= "timeout" then
+          tcp:close()
+          fail("HttpError: NetFail (" .. tostring(receiveError) .. ")")
+        end
+        await(tcp, "read", deadline)
+      end
+    end
+    tcp:close()
+    local raw = table.concat(chunks)
+    local headEnd = raw:find("\r\n\r\n", 1, true)
+    if headEnd == nil then fail("HttpError: NetFail (the connection closed before an answer came)") end
+    local head = raw:sub(1, headEnd - 1)
+    local code, message = head:match("^HTTP/%d%.%d (%d%d%d) ?([^\r\n]*)")
+    if code == nil then fail("HttpError: NetFail (not an HTTP answer)") end
+    local responseHeaders = {}
+    for name, value in head:gmatch("\r\n([^:\r\n]+):[ \t]*([^\r\n]*)") do
+      local key = name:lower()
+      responseHeaders[key] = responseHeaders[key] and (responseHeaders[key] .. ", " .. value) or value
+    end
+    local responseBody = raw:sub(headEnd + 4)
+    if (responseHeaders["transfer-encoding"] or ""):lower():find("chunked") then
+      responseBody = decodeChunked(responseBody)
+      if responseBody == nil then fail("HttpError: NetFail (a chunked answer cut short)") end
+    elseif responseHeaders["content-length"] then
+      responseBody = responseBody:sub(1, tonumber(responseHeaders["content-length"]))
+    end
+    if dropsAnswer(method, path) then fail("HttpError: TimedOut") end
+    return tonumber(code), message, responseHeaders, responseBody
+  end
+
   local function send(method, url, headers, body)
     if not service.HttpEnabled then fail("Http requests are not enabled. Enable via game settings") end
     local target = resolve(url)
+    countRequest()
     local outgoing = { ["accept"] = "*/*", ["cache-control"] = "no-cache", ["connection"] = "close" }
     for name, value in pairs(headers) do outgoing[name] = value end
     outgoing["user-agent"] = USER_AGENT
@@ -164,29 +292,14 @@ return function(config)
       body = body or ""
       outgoing["content-length"] = tostring(#body)
     end
-    local chunks = {}
-    local ok, code, responseHeaders, statusLine = http.request({
-      url = target,
-      method = method,
-      headers = outgoing,
-      source = body and ltn12.source.string(body) or nil,
-      sink = ltn12.sink.table(chunks),
-    })
-    if not ok then
-      local reason = tostring(code)
-      if reason:find("refused") then fail("HttpError: ConnectFail") end
-      if reason:find("timeout") then fail("HttpError: TimedOut") end
-      if reason:find("host") and reason:find("not found") then fail("HttpError: DnsResolve") end
-      fail("HttpError: NetFail (" .. reason .. ")")
-    end
-    local message = type(statusLine) == "string" and statusLine:match("^%S+%s+%d+%s+(.-)%s*$") or ""
+    local code, message, responseHeaders, responseBody = exchange(target, method, outgoing, body)
     if message == "" then message = REASONS[code] or "Unknown" end
     return {
       Success = code >= 200 and code <= 299,
       StatusCode = code,
       StatusMessage = message,
-      Headers = responseHeaders or {},
-      Body = table.concat(chunks),
+      Headers = responseHeaders,
+      Body = method == "HEAD" and "" or responseBody,
     }
   end
 
@@ -266,5 +379,6 @@ return function(config)
     return USER_AGENT
   end
 
-  return service
+  -- For typeof, which tells a Secret by its type, as Roblox does.
+  return service, { isSecret = function(value) return secretValues[value] ~= nil end }
 end

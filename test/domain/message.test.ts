@@ -3,8 +3,10 @@ import * as E from 'fp-ts/Either'
 import * as O from 'fp-ts/Option'
 import { autoReplyFromTemplate } from '../../domain/auto-reply'
 import {
+  channelList,
   channelName,
   channelOrDefault,
+  CHANNELS_PER_READ_MAX,
   codePointLength,
   messageText,
   nameSkeleton,
@@ -46,6 +48,19 @@ describe('domain: value types', () => {
     expect(channelName('x'.repeat(33))).to.deep.equal(E.left({ _tag: 'TooLong', field: 'channel', max: 32 }))
     expect(channelName('no spaces')).to.deep.include({ _tag: 'Left' })
     expect(channelOrDefault(undefined)).to.deep.equal(E.right('global'))
+  })
+
+  it('takes 1 to CHANNELS_PER_READ_MAX channel names for a read, each once, sorted, and says which entry is wrong', () => {
+    expect(channelList(['lobby', 'global', 'lobby', 'Team_Red-2'])).to.deep.equal(E.right(['Team_Red-2', 'global', 'lobby']))
+    expect(channelList(['global'])).to.deep.equal(E.right(['global']))
+    const most = Array.from({ length: CHANNELS_PER_READ_MAX }, (_, i) => `c${i}`)
+    expect(channelList(most)._tag).to.equal('Right')
+    expect(channelList([...most, 'one-more'])).to.deep.equal(E.left({ _tag: 'TooMany', field: 'channels', max: CHANNELS_PER_READ_MAX }))
+    expect(channelList([])).to.deep.equal(E.left({ _tag: 'Blank', field: 'channels' }))
+    expect(channelList(['lobby', 'no spaces'])).to.deep.equal(
+      E.left({ _tag: 'InvalidEntry', field: 'channels', entry: 'no spaces', problem: { _tag: 'BadCharacters', field: 'channel', allowed: 'A-Z a-z 0-9 _ -' } }),
+    )
+    expect(channelList(['lobby', ''])).to.deep.equal(E.left({ _tag: 'InvalidEntry', field: 'channels', entry: '', problem: { _tag: 'Blank', field: 'channel' } }))
   })
 
   it('keys players case-insensitively', () => {

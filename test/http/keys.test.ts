@@ -140,6 +140,17 @@ for (const via of ['listener', 'koa'] as const) {
         expectRefused(await rawRequest(t.url, { path: '/api/stream?channel=global', headers: key }), 403, /channel global/)
       })
 
+      it('reads several channels at once only when it may read every one of them', async () => {
+        const key = HEADERS['X-Api-Key'](LOBBY_KEY)
+        const both = await rawRequest(t.url, { path: '/api/messages?channels=trade,lobby', headers: key })
+        expect(both.status).to.equal(200)
+        expectRefused(await rawRequest(t.url, { path: '/api/messages?channels=lobby,global,trade', headers: key }), 403, /lobbybot may not use the channel global/)
+        expectRefused(await rawRequest(t.url, { path: '/api/messages/Bob?channels=lobby,secret', headers: key }), 403, /channel secret/)
+        expectRefused(await rawRequest(t.url, { path: '/api/messages?channels=lobby,trade,global&after=0&wait=5', headers: key }), 403, /channel global/)
+        expectRefused(await rawRequest(t.url, { path: '/api/stream?channels=trade,global', headers: key }), 403, /channel global/)
+        expect((await rawRequest(t.url, { method: 'HEAD', path: '/api/stream?channels=trade,lobby', headers: key })).status).to.equal(200)
+      })
+
       it('lists only its channels', async () => {
         for (const channel of ['lobby', 'global', 'secret'])
           await rawRequest(t.url, { method: 'POST', path: '/api/send', headers: { 'content-type': 'application/json', 'x-api-key': ADMIN_KEY }, body: JSON.stringify({ player_name: 'Bob', message: 'hi', channel }) })

@@ -44,7 +44,14 @@ export type RunningScript = {
   readonly done: Promise<LuaRun>
   /** Sends SIGTERM (when still running) and resolves once the process has exited. */
   readonly stop: () => Promise<LuaRun>
+  /** Shuts the game server down as Roblox does (the stand-in runs its BindToClose callbacks) and resolves once it has exited. */
+  readonly close: () => Promise<LuaRun>
+  /** One line to the stand-in's console: join <userId> <name>, chat <userId> <text>, leave <userId>. */
+  readonly write: (line: string) => void
 }
+
+/** The client module, as a ModuleScript in ServerScriptService: `require(game:GetService("ServerScriptService").MessagingClient)`. */
+export const CLIENT_MODULE = join(REPO_ROOT, 'roblox', 'MessagingClient.lua')
 
 /**
  * Starts a script through the stand-in. `serverUrl` goes behind the seed's placeholder URL;
@@ -53,14 +60,17 @@ export type RunningScript = {
 export const startRobloxScript = (
   script: string,
   serverUrl: string,
-  options: { readonly env?: Record<string, string>; readonly rewrites?: Record<string, string> } = {},
+  options: { readonly env?: Record<string, string>; readonly rewrites?: Record<string, string>; readonly modules?: Record<string, string> } = {},
 ): RunningScript => {
   const rewrites = Object.entries(options.rewrites ?? {}).flatMap(([from, to]) => ['--rewrite', `${from}=${to}`])
-  const child = spawn('lua5.1', [RUNNER, ...rewrites, script], {
+  const modules = Object.entries(options.modules ?? {}).flatMap(([name, path]) => ['--module', `${name}=${path}`])
+  const child = spawn('lua5.1', [RUNNER, ...rewrites, ...modules, script], {
     cwd: REPO_ROOT,
     env: { ...process.env, ROBLOX_HTTP_ENABLED: 'true', MESSAGING_SERVER_URL: serverUrl, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   })
+  // A script that is not told to close sees no input; one that is gets the line "close".
+  child.stdin.on('error', () => undefined)
   let stdout = ''
   let stderr = ''
   let exited = false
@@ -85,6 +95,13 @@ export const startRobloxScript = (
     stop: () => {
       if (!exited) child.kill('SIGTERM')
       return done
+    },
+    close: () => {
+      if (!exited) child.stdin.write('close\n')
+      return done
+    },
+    write: (line) => {
+      if (!exited) child.stdin.write(`${line}\n`)
     },
   }
 }

@@ -113,7 +113,7 @@ describe('roblox: the stand-in behaves like Roblox where tests depend on it', ()
       'Player%20123%2F%C3%A9',
       'EnumItem Enum.HttpContentType.TextPlain',
       "false Expected ':' not '.' calling member function JSONEncode",
-      'true true',
+      'true false',
     ])
     const encoded = run.stdout.split('\n')[3] ?? ''
     expect(JSON.parse(encoded)).to.deep.equal({ id: 9007199254740991, half: 0.5, text: 'a "quoted"\nline' })
@@ -129,6 +129,24 @@ describe('roblox: the stand-in behaves like Roblox where tests depend on it', ()
       'one frame: true',
       "false invalid argument #1 to 'wait' (number expected, got string)",
     ])
+  })
+
+  it('runs threads side by side: spawn at once, defer later, delay with arguments, cancel, waits and pcall that yield', async () => {
+    const run = await runRobloxScript(join(FIXTURES, 'task-threads.lua'), 'http://127.0.0.1:9')
+    expect(run.code, explain(run)).to.equal(0)
+    expect(run.stdout.split('\n'), explain(run)).to.include.members([
+      'spawned runs at once; after spawn; deferred runs later; delayed with its argument; pcall waited true; resumed with a value; short wait done; long wait done',
+      'thread: thread thread',
+      'still running',
+    ])
+    // A thread that raises stops, with its error on the output, and the others go on.
+    expect(run.stderr).to.contain('a thread that raises')
+  })
+
+  it('raises HttpError: ConnectFail from RequestAsync when nothing answers at the address', async () => {
+    const run = await runRobloxScript(join(FIXTURES, 'connect-fail.lua'), 'http://127.0.0.1:9')
+    expect(run.code, explain(run)).to.equal(0)
+    expect(run.stdout, explain(run)).to.equal('false HttpError: ConnectFail\n')
   })
 
   describe('on the wire', () => {
@@ -151,6 +169,15 @@ describe('roblox: the stand-in behaves like Roblox where tests depend on it', ()
       url = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`
     })
     afterEach(() => new Promise<void>((resolve) => recorder.close(() => resolve())))
+
+    it('refuses the 501st request within a minute with "Number of requests exceeded limit", and does not make it', async function () {
+      this.timeout(30_000)
+      const run = await runRobloxScript(join(FIXTURES, 'request-limit.lua'), url)
+      expect(run.code, explain(run)).to.equal(0)
+      expect(run.stdout.split('\n'), explain(run)).to.include.members(['500 made', 'false Number of requests exceeded limit'])
+      expect(run.stdout.split('\n').filter((line) => line === 'false Number of requests exceeded limit')).to.have.length(2)
+      expect(seen).to.have.length(500)
+    })
 
     it("sends Roblox's User-Agent and Roblox-Id, the script's headers and content types; refuses locked headers", async () => {
       const run = await runRobloxScript(join(FIXTURES, 'headers.lua'), url, { ROBLOX_PLACE_ID: '4242' })

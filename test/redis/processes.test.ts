@@ -145,6 +145,39 @@ describe('redis: several server processes on one Redis', function () {
     for (const seen of await Promise.all(readers)) expect(seen).to.deep.equal(stored)
   })
 
+  it('delivers every message of several channels exactly once, in order, to pollers of channels=… on both processes under concurrent senders', async () => {
+    const p = prefix()
+    const [a, b] = await Promise.all([started(p, { MAX_MESSAGES: '10000' }), started(p, { MAX_MESSAGES: '10000' })])
+    const followed = ['lobby', 'team-red']
+    const everywhere = [...followed, 'global']
+    const SENDS = 150
+    const wanted = SENDS - SENDS / everywhere.length
+    const follow = async (server: ServerProcess): Promise<number[]> => {
+      const seen: number[] = []
+      let page = await list(server, `?channels=${followed.join(',')}`)
+      let after = page.next_after
+      const epoch = page.epoch
+      while (seen.length < wanted) {
+        page = (await (await fetch(`${server.base}/api/messages?channels=${followed.join(',')}&after=${after}&wait=20&epoch=${epoch}`)).json()) as Page
+        expect(page.gap).to.equal(false)
+        seen.push(...page.messages.map((m) => m.id))
+        after = page.next_after
+      }
+      return seen
+    }
+    const readers = [follow(a), follow(b), follow(b)]
+    await holding([a, b], 3)
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, s) => {
+        for (let i = 0; i < SENDS / 10; i++)
+          expect((await send(s % 2 === 0 ? a : b, { player_name: `S${s}`, message: `${s}.${i}`, channel: everywhere[(s + i) % everywhere.length] })).status).to.equal(200)
+      }),
+    )
+    const stored = (await list(b, `?limit=1000&channels=${followed.join(',')}`)).messages.map((m) => m.id)
+    expect(stored).to.have.length(wanted)
+    for (const seen of await Promise.all(readers)) expect(seen).to.deep.equal(stored)
+  })
+
   it('holds a player to one rate limit across processes', async () => {
     const p = prefix()
     const [a, b] = await Promise.all([started(p, { PLAYER_RATE_LIMIT: '3/60s' }), started(p, { PLAYER_RATE_LIMIT: '3/60s' })])

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { problemOf, refusalJson, type Refusal } from './problems'
+import type { RefusalLog } from './refusal-log'
 
 /*
  * Every API answer is written here: the JSON ones by `json`, every refusal
@@ -57,7 +58,7 @@ export type Answers = {
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
-export const createAnswers = (deps: { readonly cors: Cors; readonly shutdown?: AbortSignal; readonly log: Logger }): Answers => {
+export const createAnswers = (deps: { readonly cors: Cors; readonly shutdown?: AbortSignal; readonly log: Logger; readonly refusals?: RefusalLog }): Answers => {
   const json: Answers['json'] = (req, res, status, body, extra) => {
     if (res.headersSent || res.destroyed) return
     // Once shutting down, every answer closes its connection, so that the server can finish closing.
@@ -72,6 +73,7 @@ export const createAnswers = (deps: { readonly cors: Cors; readonly shutdown?: A
 
   const refuse: Answers['refuse'] = (req, res, refusal, detail) => {
     const problem = problemOf(refusal)
+    deps.refusals?.record(refusal, problem.status, req.method ?? '', req.url ?? '')
     if (problem.logged === true) deps.log.error(`${refusal._tag} on ${req.method} ${req.url}`, detail ?? (refusal._tag === 'StoreUnavailable' ? refusal.detail : undefined))
     json(req, res, problem.status, refusalJson(problem), problem.headers)
   }

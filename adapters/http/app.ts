@@ -37,6 +37,7 @@ import { channelsParam, ClearQuery, decode, LastEventId, listParamsCodec, Stream
 import { eventStreams } from './event-stream'
 import { discardRest } from './json-body'
 import { lists } from './lists'
+import { createRefusalLog } from './refusal-log'
 import { sendHandler } from './send'
 import { defaultWebRoot, staticFiles } from './static-files'
 import { createWire } from './wire'
@@ -164,7 +165,8 @@ export const createHttp = (deps: AppDeps): Http => {
   const bodyLimit = deps.bodyLimitBytes ?? bodyLimitFor(deps.maxMessageLength)
   const idleMs = deps.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
   const cors: Cors = { origins: deps.corsOrigins }
-  const answers = createAnswers({ cors, shutdown: deps.shutdown, log })
+  const refusals = createRefusalLog()
+  const answers = createAnswers({ cors, shutdown: deps.shutdown, log, refusals })
   const { json, refuse, fail } = answers
   const wire = createWire()
   const auth = deps.auth ?? createAuth({ keys: [] })
@@ -315,6 +317,24 @@ export const createHttp = (deps: AppDeps): Http => {
               .filter((c) => mayUseChannel(identity, c.channel))
               .map((c) => ({ channel: c.channel, count: c.count, newest_id: c.newestId ?? null }))
             json(req, res, 200, JSON.stringify({ success: true, count: list.length, channels: list }))
+          },
+        },
+      },
+    },
+    {
+      path: '/api/admin/refusals',
+      methods: {
+        GET: {
+          description: 'What this process refused in the last hour, by reason, and the newest refusals (admin)',
+          scope: 'admin',
+          handle: (req, res) => {
+            const { lastHour, recent } = refusals.snapshot()
+            const body = {
+              success: true,
+              last_hour: lastHour,
+              recent: recent.map((r) => ({ at: new Date(r.at).toISOString(), status: r.status, reason: r.reason, method: r.method, path: r.path })),
+            }
+            json(req, res, 200, JSON.stringify(body))
           },
         },
       },

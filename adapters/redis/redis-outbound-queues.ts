@@ -4,7 +4,7 @@ import { routeWants, type DeliveryState, type OutboundQueues, type OutboundRoute
 import type { StoreUnavailable } from '../../domain/message-repository'
 import { COMMAND_TIMEOUT_MS, type RedisConnection } from './connection'
 import { ACK_SCRIPT, LEASE_SCRIPT, outboundKeys, RELEASE_SCRIPT } from './outbound-scripts'
-import { defineScript, unavailable } from './script'
+import { defineScript, unavailable, withDeadline } from './script'
 
 /*
  * The outbound queues on Redis (the key schema is in outbound-scripts.ts):
@@ -32,22 +32,6 @@ const lease = defineScript(LEASE_SCRIPT)
 const release = defineScript(RELEASE_SCRIPT)
 const ack = defineScript(ACK_SCRIPT)
 
-const withDeadline = <A>(running: Promise<A>): Promise<A> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${COMMAND_TIMEOUT_MS} ms`)), COMMAND_TIMEOUT_MS)
-    timer.unref()
-    running.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (err: unknown) => {
-        clearTimeout(timer)
-        reject(err)
-      },
-    )
-  })
-
 export const createRedisOutboundQueues = (options: RedisOutboundQueuesOptions): OutboundQueues => {
   const { prefix } = options
   const client = options.connection.client
@@ -62,7 +46,7 @@ export const createRedisOutboundQueues = (options: RedisOutboundQueuesOptions): 
       return Promise.resolve(E.left(unavailable(err)))
     }
   }
-  const command = (args: string[]): Promise<unknown> => withDeadline(client.sendCommand(args))
+  const command = (args: string[]): Promise<unknown> => withDeadline(client.sendCommand(args), COMMAND_TIMEOUT_MS)
 
   return {
     peek: (target, limit) => () =>

@@ -32,7 +32,8 @@ export const defineScript = (source: string): Script => {
   }
 }
 
-const withDeadline = <A>(running: Promise<A>, ms: number): Promise<A> =>
+/** A command's promise that rejects once `ms` pass without an answer (see Script). */
+export const withDeadline = <A>(running: Promise<A>, ms: number): Promise<A> =>
   new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
     timer.unref()

@@ -36,6 +36,7 @@ const ROUTES: ReadonlyArray<Route> = [
   { name: 'a read token', method: 'POST', path: '/api/token', scope: 'read' },
   { name: 'send', method: 'POST', path: '/api/send', scope: 'send', body: JSON.stringify({ player_name: 'Bob', message: 'hi' }) },
   { name: 'clear', method: 'POST', path: '/api/clear', scope: 'admin' },
+  { name: 'the refusals', method: 'GET', path: '/api/admin/refusals', scope: 'admin' },
 ]
 
 const expectRefused = (answer: RawAnswer, status: number, mentions: RegExp): void => {

@@ -1,5 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import { appOf, bodyLimitFor, createHttp, type AppDeps, type Http, type Logger } from '../adapters/http/app'
 import { ADMIN_SCOPES, createAuth, PLAIN_SCOPES, type KeyConfig } from '../adapters/http/auth'
 import { createGuardedServer, type ServerTimeouts } from '../adapters/http/node-server'
@@ -10,13 +12,16 @@ import { connectRedis } from '../adapters/redis/connection'
 import { createRedisIdempotencyKeys } from '../adapters/redis/redis-idempotency-keys'
 import { createRedisMessageStore } from '../adapters/redis/redis-message-store'
 import { createRedisRateLimiter } from '../adapters/redis/redis-rate-limiter'
+import { createLogger, type Pino } from '../adapters/telemetry/logger'
+import { createMetrics, type Metrics } from '../adapters/telemetry/metrics'
 import type { RateLimiter } from '../domain/rate-limit'
 import { systemClock, systemTimer } from '../adapters/system/timer'
 import { autoReplyFromTemplate } from '../domain/auto-reply'
 import { defaultContentPolicy } from '../domain/content-policy'
 import type { IdempotencyKeys } from '../domain/idempotency'
-import type { MessageFeed, MessageRepository } from '../domain/message-repository'
-import type { Config, StoreName } from './config'
+import type { MessageFeed, MessageRepository, RemovalObserver } from '../domain/message-repository'
+import { effectiveConfig, type Config, type StoreName } from './config'
+import { errorLog, httpObserver, measuredPorts } from './telemetry'
 
 /*
  * The composition root: the one place that knows every adapter. It reads
@@ -45,11 +50,16 @@ export type RunningServer = {
   readonly ports: Ports
   /** The HTTP adapter, for what it holds open (long polls, streams). */
   readonly http: Http
+  /** The structured log it writes (pino): for the lines of a program around it, such as main's shutdown lines. */
+  readonly logger: Pino
   /** Stops accepting connections, releases held long polls and resolves once every connection is closed. */
   readonly close: () => Promise<void>
 }
 
 export type StartOptions = {
+  /** The structured log (pino); by default one on standard output, at LOG_LEVEL, in LOG_FORMAT. */
+  readonly logger?: Pino
+  /** Where errors go (the store failing, a bug) instead of the structured log's error level. */
   readonly log?: Logger
   /**
    * `'listener'` (the default, as `npm start`) serves the request listener
@@ -81,10 +91,11 @@ const consoleLog: Logger = { error: (message, detail) => console.error(message, 
  * background: a Redis that is away at start-up is retried like one that
  * went away, and meanwhile every port answers StoreUnavailable at once.
  */
-export const buildPorts = (config: Config, log: Logger = consoleLog): Ports => {
+export const buildPorts = (config: Config, log: Logger = consoleLog, onRemoved?: RemovalObserver): Ports => {
+  const removals = onRemoved === undefined ? {} : { onRemoved }
   switch (config.STORE) {
     case 'memory': {
-      const store = createMemoryMessageStore({ maxMessages: config.MAX_MESSAGES, maxChannels: config.MAX_CHANNELS })
+      const store = createMemoryMessageStore({ maxMessages: config.MAX_MESSAGES, maxChannels: config.MAX_CHANNELS, ...removals })
       return {
         messages: store,
         feed: store,
@@ -97,7 +108,7 @@ export const buildPorts = (config: Config, log: Logger = consoleLog): Ports => {
     case 'redis': {
       const connection = connectRedis({ url: config.REDIS_URL, log: (message, detail) => log.error(message, detail) })
       const prefix = config.REDIS_PREFIX
-      const store = createRedisMessageStore({ connection, prefix, maxMessages: config.MAX_MESSAGES, maxChannels: config.MAX_CHANNELS, log: (m, d) => log.error(m, d) })
+      const store = createRedisMessageStore({ connection, prefix, maxMessages: config.MAX_MESSAGES, maxChannels: config.MAX_CHANNELS, log: (m, d) => log.error(m, d), ...removals })
       return {
         messages: store,
         feed: store,
@@ -163,14 +174,39 @@ export const startupWarnings = (config: Config): ReadonlyArray<string> => {
   return warnings
 }
 
+/** The package's version, from its package.json (beside the sources, or two levels above dist/composition). */
+export const packageVersion = (): string => {
+  for (const file of [join(__dirname, '..', 'package.json'), join(__dirname, '..', '..', 'package.json')]) {
+    if (!existsSync(file)) continue
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
+    if (pkg.name === 'roblox-messaging-server' && pkg.version !== undefined) return pkg.version
+  }
+  return '0.0.0'
+}
+
+/** What the stores remove, counted (see RemovalObserver). */
+const countRemovals = (metrics: Metrics): RemovalObserver => (removed) => (removed.reason === 'evicted' ? metrics.evicted(removed.count) : metrics.cleared(removed.count))
+
 /** Builds the ports and the HTTP adapter from a decoded configuration and starts listening. */
 export const startServer = async (config: Config, options: StartOptions = {}): Promise<RunningServer> => {
-  const log = options.log ?? consoleLog
-  const ports = buildPorts(config, log)
+  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT })
+  const log = options.log ?? errorLog(logger)
+  const metrics = config.METRICS ? createMetrics() : undefined
+  const built = buildPorts(config, log, metrics === undefined ? undefined : countRemovals(metrics))
+  const ports = metrics === undefined ? built : measuredPorts(built, metrics)
   const shutdown = new AbortController()
-  const base = httpDeps(config, ports, shutdown.signal, log)
+  const observe = httpObserver(logger, metrics, options.logger === undefined)
+  const base: AppDeps = {
+    ...httpDeps(config, ports, shutdown.signal, log),
+    version: packageVersion(),
+    ...(observe === undefined ? {} : { observe }),
+    ...(metrics === undefined
+      ? {}
+      : { metrics: { text: metrics.text, contentType: metrics.contentType, ...(config.METRICS_KEY === undefined ? {} : { key: config.METRICS_KEY }) } }),
+  }
   const deps = options.adjust === undefined ? base : options.adjust(base)
   const http = createHttp(deps)
+  metrics?.watch({ heldPolls: http.heldPolls, openStreams: http.openStreams, storeUp: () => ports.status().available })
   const server = createGuardedServer(options.mount === 'koa' ? appOf(http).callback() : http.listener, {
     bodyLimit: deps.bodyLimitBytes ?? bodyLimitFor(deps.maxMessageLength),
     timeouts: options.timeouts ?? {
@@ -188,11 +224,15 @@ export const startServer = async (config: Config, options: StartOptions = {}): P
     })
   })
   const { address, port } = server.address() as AddressInfo
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`
+  for (const warning of startupWarnings(config)) logger.warn(warning)
+  logger.info({ url, version: packageVersion(), node: process.version, config: effectiveConfig(config) }, `roblox-messaging-server listening on ${url}`)
   return {
     server,
-    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    url,
     ports,
     http,
+    logger,
     close: () =>
       new Promise<void>((resolve, reject) => {
         const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)

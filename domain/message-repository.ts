@@ -59,6 +59,13 @@ export type MessageRepository = {
   readonly channels: () => TE.TaskEither<StoreUnavailable, ReadonlyArray<ChannelSummary>>
 }
 
+/**
+ * What a store tells of the messages it removed, for the metrics: the oldest
+ * of a full channel evicted by an append, or everything a clear removed. A
+ * store shared by processes tells each process of what its own calls removed.
+ */
+export type RemovalObserver = (removed: { readonly reason: 'evicted' | 'cleared'; readonly count: number }) => void
+
 export type FeedFilter = { readonly channel: ChannelName; readonly player?: string }
 
 /**

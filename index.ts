@@ -21,7 +21,19 @@ export { shareReads, SHARED_READS_CHANNELS_MAX, type SharedReads, type SharedRea
 export { systemClock, systemTimer } from './adapters/system/timer'
 export { createMemoryMessageStore, type MemoryMessageStore, type MemoryStoreOptions } from './adapters/memory/memory-message-store'
 export { createMemoryIdempotencyKeys, type MemoryIdempotencyOptions } from './adapters/memory/memory-idempotency-keys'
-export { createApp, createHttp, createRequestListener, appOf, DEFAULT_BODY_LIMIT_BYTES, bodyLimitFor, type AppDeps, type Http, type Logger } from './adapters/http/app'
+export {
+  createApp,
+  createHttp,
+  createRequestListener,
+  appOf,
+  DEFAULT_BODY_LIMIT_BYTES,
+  bodyLimitFor,
+  type AppDeps,
+  type Http,
+  type Logger,
+  type HttpObserver,
+  type AnsweredRequest,
+} from './adapters/http/app'
 export { createGuardedServer, guardServer, DEFAULT_TIMEOUTS, type ServerOptions, type ServerTimeouts } from './adapters/http/node-server'
 export { toWire, type WireMessage } from './adapters/http/wire'
 export { readConfig, DEFAULTS, type Config } from './composition/config'

@@ -1,27 +1,42 @@
 #!/usr/bin/env node
 import * as E from 'fp-ts/Either'
+import { readCommandLine } from './composition/command-line'
 import { readConfig } from './composition/config'
-import { startServer, startupWarnings } from './composition/start-server'
+import { packageVersion, startServer } from './composition/start-server'
 
-/** The composition root for `npm start`: read the configuration, build the adapters, listen, stop cleanly. */
+/**
+ * The composition root for `npm start` and the package's command: read the
+ * flags over the environment, build the adapters, listen, stop cleanly.
+ */
 const main = async (): Promise<void> => {
-  const config = readConfig(process.env)
+  const line = readCommandLine(process.argv.slice(2), process.env, packageVersion())
+  if (line._tag === 'Exit') {
+    process.stdout.write(line.stdout)
+    process.stderr.write(line.stderr)
+    process.exit(line.code)
+  }
+  const config = readConfig(line.settings, undefined, line.nameOf)
   if (E.isLeft(config)) {
     for (const problem of config.left) console.error(`configuration error: ${problem}`)
+    console.error('(roblox-messaging-server --help lists every setting)')
     process.exit(2)
   }
-  for (const warning of startupWarnings(config.right)) console.warn(warning)
   const running = await startServer(config.right)
-  console.log(`roblox-messaging-server listening on ${running.url}`)
+  const { logger } = running
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
     stopping = true
-    console.log(`${signal} received: closing`)
+    logger.info({ signal }, `${signal} received: shutting down`)
+    const began = Date.now()
     running.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info({ ms: Date.now() - began }, 'stopped')
+        // pino writes what it still holds on the way out.
+        process.exit(0)
+      },
       (err: unknown) => {
-        console.error('error while closing', err)
+        logger.error({ err }, 'error while closing')
         process.exit(1)
       },
     )
@@ -29,8 +44,8 @@ const main = async (): Promise<void> => {
   // SIGHUP reads AUTO_REPLY_RULES again; a file that does not parse keeps the rules in force.
   process.on('SIGHUP', () => {
     const reloaded = running.reloadReplyRules()
-    if (E.isRight(reloaded)) console.log(`SIGHUP received: ${reloaded.right} reply rule(s) in force`)
-    else for (const problem of reloaded.left) console.error(`SIGHUP received: the reply rules were not reloaded, the old ones stay: ${problem}`)
+    if (E.isRight(reloaded)) logger.info({ signal: 'SIGHUP', rules: reloaded.right }, `SIGHUP received: ${reloaded.right} reply rule(s) in force`)
+    else for (const problem of reloaded.left) logger.error({ signal: 'SIGHUP' }, `SIGHUP received: the reply rules were not reloaded, the old ones stay: ${problem}`)
   })
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))

@@ -1,5 +1,5 @@
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
@@ -12,10 +12,12 @@ import type { Answer, Question } from './servers/harness'
  * of requests open at once. Everything runs over loopback.
  */
 
-export type ServerName = 'ours' | 'minimal Koa' | 'node:http' | 'ours, key and limits' | 'ours on Redis' | 'ours ×2 on Redis'
+export type ServerName = 'ours' | 'minimal Koa' | 'node:http' | 'ours, key and limits' | 'ours, no logs or metrics' | 'ours on Redis' | 'ours ×2 on Redis'
 export const SERVER_NAMES: ReadonlyArray<ServerName> = ['ours', 'minimal Koa', 'node:http']
 /** Ours with an API key required and both rate limits on (set too high to refuse the load): what keys and limits cost a send. */
 export const GUARDED: ServerName = 'ours, key and limits'
+/** Ours with LOG_LEVEL=silent and METRICS=off: what the request log line and the metrics cost, at their defaults, against ours. */
+export const QUIET: ServerName = 'ours, no logs or metrics'
 /** Ours with STORE=redis, one process; and two such processes on the same Redis and prefix, driven as one server (see `cluster`). */
 export const ON_REDIS: ServerName = 'ours on Redis'
 export const TWO_ON_REDIS: ServerName = 'ours ×2 on Redis'
@@ -24,6 +26,7 @@ const FILES: Record<ServerName, string> = {
   'minimal Koa': 'minimal-koa.js',
   'node:http': 'node-http.js',
   [GUARDED]: 'ours.js',
+  [QUIET]: 'ours.js',
   [ON_REDIS]: 'ours.js',
   [TWO_ON_REDIS]: 'ours.js',
 }
@@ -32,6 +35,8 @@ export const redisEnv = (url: string, prefix: string): Record<string, string> =>
 /** The key the guarded server takes, and the configuration it runs with. */
 export const BENCH_KEY = 'bench-key-0123456789abcdef'
 const GUARDED_ENV = { BENCH_API_KEYS: `bench:${BENCH_KEY}`, BENCH_PLAYER_RATE_LIMIT: '100000000/1s', BENCH_CLIENT_RATE_LIMIT: '100000000/1s' }
+const QUIET_ENV = { BENCH_LOG_LEVEL: 'silent', BENCH_METRICS: 'off' }
+const ENV_OF: Partial<Record<ServerName, Record<string, string>>> = { [GUARDED]: GUARDED_ENV, [QUIET]: QUIET_ENV }
 /** The headers a client of the server sends with every request. */
 const headersFor = (name: ServerName): Record<string, string> => (name === GUARDED ? { 'x-api-key': BENCH_KEY } : {})
 
@@ -46,6 +51,13 @@ export const START_FLAGS: ReadonlyArray<string> = (JSON.parse(readFileSync(join(
 
 /** Where bench/tsconfig.json puts the compiled servers (ignored by git). */
 const BUILD = join(ROOT, '.bench-tmp', 'build', 'bench', 'servers')
+/**
+ * Where ours writes its log while measured: a file, as a service's log goes
+ * to a file or a journal, so that writing it costs what it costs in
+ * production, and this run's output stays readable. Removed when it stops.
+ */
+const LOGS = join(ROOT, '.bench-tmp', 'logs')
+let logged = 0
 
 /**
  * Compiles the servers under test, ours included, with tsc as `npm start`
@@ -73,12 +85,17 @@ export type RunningServer = {
 /** Starts one server under test (built by buildServers) in a child process of its own and resolves once it listens. */
 export const startServer = (name: ServerName, extraFlags: ReadonlyArray<string> = [], env: Readonly<Record<string, string>> = {}): Promise<RunningServer> =>
   new Promise((resolve, reject) => {
+    mkdirSync(LOGS, { recursive: true })
+    const logFile = join(LOGS, `${process.pid}-${logged++}.log`)
+    const log = openSync(logFile, 'w')
     const child: ChildProcess = fork(join(BUILD, FILES[name]), [], {
       // --expose-gc lets the server collect before it reports its memory.
       execArgv: ['--expose-gc', ...START_FLAGS, ...extraFlags],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, ...(name === GUARDED ? GUARDED_ENV : {}), ...env },
+      stdio: ['ignore', log, 'inherit', 'ipc'],
+      env: { ...process.env, ...(ENV_OF[name] ?? {}), ...env },
     })
+    closeSync(log)
+    child.once('exit', () => rmSync(logFile, { force: true }))
     let next = 0
     const pending = new Map<number, (value: number) => void>()
     const exited = new Promise<void>((done) => child.once('exit', () => done()))

@@ -172,6 +172,33 @@ const redisPrefix = new t.Type<string, string, unknown>(
   String,
 )
 
+/** pino's levels, quietest last: `silent` logs nothing. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+const oneOf = <A extends string>(values: ReadonlyArray<A>, meaning: string) =>
+  new t.Type<A, string, unknown>(
+    `one of ${values.join(', ')}${meaning === '' ? '' : ` (${meaning})`}`,
+    (u): u is A => values.includes(u as A),
+    (u, c) => {
+      const value = typeof u === 'string' ? u.trim().toLowerCase() : ''
+      return values.includes(value as A) ? t.success(value as A) : t.failure(u, c)
+    },
+    String,
+  )
+
+const onOff = new t.Type<boolean, string, unknown>(
+  'on or off',
+  (u): u is boolean => typeof u === 'boolean',
+  (u, c) => {
+    const value = typeof u === 'string' ? u.trim().toLowerCase() : ''
+    if (value === 'on' || value === 'true' || value === '1') return t.success(true)
+    if (value === 'off' || value === 'false' || value === '0') return t.success(false)
+    return t.failure(u, c)
+  },
+  (a) => (a ? 'on' : 'off'),
+)
+
 const VARIABLES = {
   STORE: storeName,
   REDIS_URL: redisUrl,
@@ -212,6 +239,10 @@ const VARIABLES = {
   ),
   WEBHOOKS_FILE: anyText,
   AUTO_REPLY_RULES: anyText,
+  LOG_LEVEL: oneOf(LOG_LEVELS, 'the quietest level logged'),
+  LOG_FORMAT: oneOf(['json', 'pretty'] as const, ''),
+  METRICS: onOff,
+  METRICS_KEY: anyText,
 } as const
 
 export const DEFAULTS = {
@@ -272,17 +303,82 @@ export const DEFAULTS = {
   WEBHOOKS_FILE: undefined,
   /** A JSON file of reply rules, tried in order before AUTO_REPLY (see the README); none by default. */
   AUTO_REPLY_RULES: undefined,
+  /** One JSON line per request at info; debug adds the health probes and metrics scrapes. */
+  LOG_LEVEL: 'info' as LogLevel,
+  /** JSON lines for a log system; pretty for a person at a terminal. */
+  LOG_FORMAT: 'json' as 'json' | 'pretty',
+  /** Prometheus metrics at GET /metrics; off measures nothing and answers 404 there. */
+  METRICS: true as boolean,
+  /** When set, GET /metrics needs it as Authorization: Bearer <key>. */
+  METRICS_KEY: undefined,
 } as const satisfies { [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
 
 export type Config = { readonly [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
+
+/** Every setting's name, in the order --help lists them. */
+export const SETTINGS = Object.keys(VARIABLES) as ReadonlyArray<keyof Config>
+
+/** What each setting means, in a line: for --help (the README's configuration table says the same at more length). */
+export const MEANINGS: { readonly [K in keyof Config]: string } = {
+  STORE: 'where messages are kept: memory (one process, forgotten on restart) or redis (shared by processes, kept)',
+  REDIS_URL: 'where Redis is, with STORE=redis (a password in it is never logged)',
+  REDIS_PREFIX: 'begins every key this server writes in Redis',
+  PORT: 'TCP port to listen on (0 picks a free one)',
+  HOST: 'interface to listen on',
+  MAX_MESSAGES: 'messages kept per channel; the oldest are evicted first',
+  MAX_MESSAGE_LENGTH: 'the longest message, in characters',
+  AUTO_REPLY: 'the automatic reply, {player} standing for the sender; empty turns replies off',
+  CORS_ORIGINS: '*, or a comma-separated list of origins allowed to call from a browser',
+  MAX_CHANNELS: 'channels that may hold messages at once',
+  LONG_POLL_MAX_SECONDS: 'the longest wait a long poll may ask for',
+  IDEMPOTENCY_KEYS_MAX: 'Idempotency-Keys remembered (each for 24 h)',
+  HEADERS_TIMEOUT_SECONDS: 'a client has this long to send its request line and headers (then 408)',
+  REQUEST_TIMEOUT_SECONDS: 'and this long to send the whole request (then 408)',
+  IDLE_TIMEOUT_SECONDS: 'a connection with a request under way is closed after this long without a byte moving',
+  KEEP_ALIVE_TIMEOUT_SECONDS: 'an idle keep-alive connection is closed after this',
+  MAX_LONG_POLLS: 'long polls held at once, all clients together (then 503)',
+  MAX_STREAMS: 'event streams open at once, all clients together (then 503)',
+  MAX_STREAMS_PER_ADDRESS: 'event streams open at once from one client address (then 429)',
+  STREAM_HEARTBEAT_SECONDS: 'how often a quiet event stream gets a comment line; less than the idle timeout',
+  API_KEYS: 'keys that may read and send: key, label:key or label:key:channelA|channelB, comma-separated',
+  API_KEYS_FILE: 'a file of more such keys, one per line',
+  ADMIN_KEYS: 'keys that may also clear',
+  ADMIN_KEYS_FILE: 'a file of more admin keys, one per line',
+  STREAM_TOKEN_SECRET: 'signs the event stream\'s read tokens, at least 32 characters; random per process when unset',
+  STREAM_TOKEN_SECONDS: 'how long a stream token stays good',
+  PLAYER_RATE_LIMIT: 'sends per player, such as 5/10s, or off',
+  CLIENT_RATE_LIMIT: 'requests per client (its key, else its address), such as 600/60s, or off',
+  TRUST_PROXY: 'false, true or how many proxies to believe in X-Forwarded-For and X-Request-Id',
+  BLOCKED_WORDS: 'words no message nor player name may contain, comma-separated',
+  BLOCKED_WORDS_FILE: 'a file of more blocked words, one per line',
+  WEBHOOKS: 'outbound targets (webhooks, Discord, Roblox Open Cloud), a JSON list; see the README, Bridges',
+  WEBHOOKS_FILE: 'a file holding more outbound targets, a JSON list',
+  AUTO_REPLY_RULES: 'a JSON file of reply rules tried before AUTO_REPLY; SIGHUP reads it again',
+  LOG_LEVEL: 'the quietest level logged: fatal, error, warn, info (a line per request), debug, trace or silent',
+  LOG_FORMAT: 'json (a line per event, for a log system) or pretty (for a terminal)',
+  METRICS: 'on serves Prometheus metrics at /metrics; off measures nothing',
+  METRICS_KEY: 'when set, /metrics needs it as Authorization: Bearer <key>; at least 16 characters',
+}
+
+/** A setting's default as it would be written in the environment; empty when it has none. */
+export const defaultText = (name: keyof Config): string => (VARIABLES[name] as t.Type<unknown, string, unknown>).encode(DEFAULTS[name])
 
 /** Reads a file named by a *_FILE variable. */
 export type FileReader = (path: string) => string
 
 const readUtf8: FileReader = (path) => readFileSync(path, 'utf8')
 
-/** Every problem at once, each naming its variable, so one restart fixes them all. */
-export const readConfig = (env: NodeJS.ProcessEnv, readFile: FileReader = readUtf8): E.Either<ReadonlyArray<string>, Config> => {
+/** How a problem names a setting: its variable by default; the command line names the flag it came from. */
+export type SettingName = (name: keyof Config) => string
+
+const asVariable: SettingName = (name) => name
+
+/** Every problem at once, each naming its variable (or as `nameOf` says), so one restart fixes them all. */
+export const readConfig = (
+  env: NodeJS.ProcessEnv,
+  readFile: FileReader = readUtf8,
+  nameOf: SettingName = asVariable,
+): E.Either<ReadonlyArray<string>, Config> => {
   const problems: string[] = []
   const config: Record<string, unknown> = {}
   for (const [name, codec] of Object.entries(VARIABLES) as Array<[keyof Config, t.Type<unknown, unknown, unknown>]>) {
@@ -291,62 +387,69 @@ export const readConfig = (env: NodeJS.ProcessEnv, readFile: FileReader = readUt
       config[name] = DEFAULTS[name]
       continue
     }
+    const named = nameOf(name)
     // Secrets are never repeated in a message, not even in part: their problems are said without the value.
     if (name === 'API_KEYS' || name === 'ADMIN_KEYS') {
-      const keys = parseKeys(raw, name)
+      const keys = parseKeys(raw, named)
       if (E.isLeft(keys)) problems.push(keys.left)
       else config[name] = keys.right
       continue
     }
     if (name === 'WEBHOOKS') {
-      const targets = raw.trim() === '' ? E.right([]) : parseTargets(raw, name)
+      const targets = raw.trim() === '' ? E.right([]) : parseTargets(raw, named)
       if (E.isLeft(targets)) problems.push(...targets.left)
       else config[name] = targets.right
       continue
     }
     if (name === 'STREAM_TOKEN_SECRET') {
-      if (raw.trim() !== '' && raw.trim().length < 32) problems.push(`${name} must be at least 32 characters (generate one with: openssl rand -hex 32); the value given is not shown`)
+      if (raw.trim() !== '' && raw.trim().length < 32) problems.push(`${named} must be at least 32 characters (generate one with: openssl rand -hex 32); the value given is not shown`)
+      else config[name] = raw.trim() === '' ? undefined : raw.trim()
+      continue
+    }
+    if (name === 'METRICS_KEY') {
+      if (raw.trim() !== '' && !SECRET.test(raw.trim()))
+        problems.push(`${named} must be 16–256 of A–Z a–z 0–9 . _ ~ + / = - (generate one with: openssl rand -hex 32); the value given is not shown`)
       else config[name] = raw.trim() === '' ? undefined : raw.trim()
       continue
     }
     const decoded = codec.decode(raw)
     // A Redis URL may hold a password: it is never repeated.
-    if (E.isLeft(decoded)) problems.push(`${name} must be ${codec.name}, got ${name === 'REDIS_URL' ? 'a value that is not one (not shown)' : JSON.stringify(raw)}`)
+    if (E.isLeft(decoded)) problems.push(`${named} must be ${codec.name}, got ${name === 'REDIS_URL' ? 'a value that is not one (not shown)' : JSON.stringify(raw)}`)
     else config[name] = decoded.right
   }
-  if (problems.length === 0) problems.push(...fromFiles(config as Record<keyof Config, unknown>, readFile))
-  if (problems.length === 0) problems.push(...crossProblems(config as Config))
+  if (problems.length === 0) problems.push(...fromFiles(config as Record<keyof Config, unknown>, readFile, nameOf))
+  if (problems.length === 0) problems.push(...crossProblems(config as Config, nameOf))
   return problems.length > 0 ? E.left(problems) : E.right(config as Config)
 }
 
 /** The lists named by *_FILE variables, added to their variable's own; a file that cannot be read names its variable. */
-const fromFiles = (config: Record<keyof Config, unknown>, readFile: FileReader): string[] => {
+const fromFiles = (config: Record<keyof Config, unknown>, readFile: FileReader, nameOf: SettingName): string[] => {
   const problems: string[] = []
-  const read = (variable: string, path: unknown): string | undefined => {
+  const read = (variable: keyof Config, path: unknown): string | undefined => {
     if (typeof path !== 'string') return undefined
     try {
       return readFile(path)
     } catch (err) {
-      problems.push(`${variable} must name a readable file, got ${JSON.stringify(path)} (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+      problems.push(`${nameOf(variable)} must name a readable file, got ${JSON.stringify(path)} (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
       return undefined
     }
   }
   for (const [list, file] of [['API_KEYS', 'API_KEYS_FILE'], ['ADMIN_KEYS', 'ADMIN_KEYS_FILE']] as const) {
     const text = read(file, config[file])
     if (text === undefined) continue
-    const keys = parseKeys(text, file)
+    const keys = parseKeys(text, nameOf(file))
     if (E.isLeft(keys)) problems.push(keys.left)
     else config[list] = [...(config[list] as ReadonlyArray<KeyEntry>), ...keys.right]
   }
   const webhooks = read('WEBHOOKS_FILE', config.WEBHOOKS_FILE)
   if (webhooks !== undefined) {
-    const targets = parseTargets(webhooks, 'WEBHOOKS_FILE')
+    const targets = parseTargets(webhooks, nameOf('WEBHOOKS_FILE'))
     if (E.isLeft(targets)) problems.push(...targets.left)
     else config.WEBHOOKS = [...(config.WEBHOOKS as ReadonlyArray<TargetConfig>), ...targets.right]
   }
   const rules = read('AUTO_REPLY_RULES', config.AUTO_REPLY_RULES)
   if (rules !== undefined) {
-    const parsed = parseReplyRules(rules, 'AUTO_REPLY_RULES')
+    const parsed = parseReplyRules(rules, nameOf('AUTO_REPLY_RULES'))
     if (E.isLeft(parsed)) problems.push(...parsed.left)
   }
   const words = read('BLOCKED_WORDS_FILE', config.BLOCKED_WORDS_FILE)
@@ -355,17 +458,18 @@ const fromFiles = (config: Record<keyof Config, unknown>, readFile: FileReader):
 }
 
 /** Rules between variables, checked once each is valid on its own. */
-const crossProblems = (config: Config): string[] => {
+const crossProblems = (config: Config, nameOf: SettingName): string[] => {
   const problems: string[] = []
+  const n = nameOf
   if (config.STREAM_HEARTBEAT_SECONDS >= config.IDLE_TIMEOUT_SECONDS)
     problems.push(
-      `STREAM_HEARTBEAT_SECONDS must be less than IDLE_TIMEOUT_SECONDS (${config.IDLE_TIMEOUT_SECONDS}), got ${config.STREAM_HEARTBEAT_SECONDS}: a quiet stream would be closed as idle between heartbeats`,
+      `${n('STREAM_HEARTBEAT_SECONDS')} must be less than ${n('IDLE_TIMEOUT_SECONDS')} (${config.IDLE_TIMEOUT_SECONDS}), got ${config.STREAM_HEARTBEAT_SECONDS}: a quiet stream would be closed as idle between heartbeats`,
     )
   if (config.HEADERS_TIMEOUT_SECONDS > config.REQUEST_TIMEOUT_SECONDS)
     problems.push(
-      `HEADERS_TIMEOUT_SECONDS must be at most REQUEST_TIMEOUT_SECONDS (${config.REQUEST_TIMEOUT_SECONDS}), got ${config.HEADERS_TIMEOUT_SECONDS}: the headers are part of the request`,
+      `${n('HEADERS_TIMEOUT_SECONDS')} must be at most ${n('REQUEST_TIMEOUT_SECONDS')} (${config.REQUEST_TIMEOUT_SECONDS}), got ${config.HEADERS_TIMEOUT_SECONDS}: the headers are part of the request`,
     )
-  const keys = [...config.API_KEYS.map((k) => ['API_KEYS', k] as const), ...config.ADMIN_KEYS.map((k) => ['ADMIN_KEYS', k] as const)]
+  const keys = [...config.API_KEYS.map((k) => [n('API_KEYS'), k] as const), ...config.ADMIN_KEYS.map((k) => [n('ADMIN_KEYS'), k] as const)]
   const labels = new Set<string>()
   const secrets = new Set<string>()
   for (const [variable, key] of keys) {
@@ -376,10 +480,40 @@ const crossProblems = (config: Config): string[] => {
   }
   const targetNames = new Set<string>()
   for (const target of config.WEBHOOKS) {
-    if (targetNames.has(target.name)) problems.push(`WEBHOOKS and WEBHOOKS_FILE both name a target ${target.name}; each target's name must be its own`)
+    if (targetNames.has(target.name)) problems.push(`${n('WEBHOOKS')} and ${n('WEBHOOKS_FILE')} both name a target ${target.name}; each target's name must be its own`)
     targetNames.add(target.name)
   }
   if (config.MAX_STREAMS_PER_ADDRESS > config.MAX_STREAMS)
-    problems.push(`MAX_STREAMS_PER_ADDRESS must be at most MAX_STREAMS (${config.MAX_STREAMS}), got ${config.MAX_STREAMS_PER_ADDRESS}`)
+    problems.push(`${n('MAX_STREAMS_PER_ADDRESS')} must be at most ${n('MAX_STREAMS')} (${config.MAX_STREAMS}), got ${config.MAX_STREAMS_PER_ADDRESS}`)
   return problems
+}
+
+/**
+ * The configuration as the start-up log line shows it: every setting in
+ * force, secrets masked. Keys appear by label (and channels), never by
+ * secret; a Redis URL without its password; the blocked words by count, as
+ * they are never repeated anywhere.
+ */
+export const effectiveConfig = (config: Config): Readonly<Record<keyof Config, unknown>> => {
+  const shown = {} as Record<keyof Config, unknown>
+  for (const name of SETTINGS) shown[name] = (VARIABLES[name] as t.Type<unknown, string, unknown>).encode(config[name])
+  const keys = (list: ReadonlyArray<KeyEntry>) => list.map((k) => (k.channels === undefined ? k.label : `${k.label} (${k.channels.join('|')})`))
+  shown.API_KEYS = keys(config.API_KEYS)
+  shown.ADMIN_KEYS = keys(config.ADMIN_KEYS)
+  shown.STREAM_TOKEN_SECRET = config.STREAM_TOKEN_SECRET === undefined ? '(random per process)' : '(set, not shown)'
+  shown.METRICS_KEY = config.METRICS_KEY === undefined ? '(none)' : '(set, not shown)'
+  shown.REDIS_URL = withoutPassword(config.REDIS_URL)
+  shown.BLOCKED_WORDS = `(${config.BLOCKED_WORDS.length} words, not shown)`
+  return shown
+}
+
+const withoutPassword = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password === '') return url
+    parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(not shown)'
+  }
 }

@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import * as E from 'fp-ts/Either'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import { appOf, bodyLimitFor, createHttp, type AppDeps, type Http, type Logger } from '../adapters/http/app'
 import { ADMIN_SCOPES, createAuth, PLAIN_SCOPES, type KeyConfig } from '../adapters/http/auth'
 import { createGuardedServer, type ServerTimeouts } from '../adapters/http/node-server'
@@ -14,16 +15,19 @@ import { createRedisIdempotencyKeys } from '../adapters/redis/redis-idempotency-
 import { createRedisMessageStore } from '../adapters/redis/redis-message-store'
 import { createRedisOutboundQueues } from '../adapters/redis/redis-outbound-queues'
 import { createRedisRateLimiter } from '../adapters/redis/redis-rate-limiter'
+import { createLogger, type Pino } from '../adapters/telemetry/logger'
+import { createMetrics, type Metrics } from '../adapters/telemetry/metrics'
 import type { RateLimiter } from '../domain/rate-limit'
 import { systemClock, systemTimer } from '../adapters/system/timer'
 import { autoReplyFromTemplate } from '../domain/auto-reply'
 import { defaultContentPolicy } from '../domain/content-policy'
 import type { IdempotencyKeys } from '../domain/idempotency'
-import type { MessageFeed, MessageRepository } from '../domain/message-repository'
+import type { MessageFeed, MessageRepository, RemovalObserver } from '../domain/message-repository'
 import type { OutboundQueues } from '../domain/outbound'
-import type { Config, StoreName } from './config'
+import { effectiveConfig, type Config, type StoreName } from './config'
 import { OUTBOUND_SHUTDOWN_MS, routeOf, startOutbound } from './outbound'
 import { parseReplyRules } from './reply-rules-file'
+import { errorLog, httpObserver, measuredPorts } from './telemetry'
 import { replyByRules } from '../application/reply-by-rules'
 import type { ReplyRule } from '../domain/reply-rules'
 
@@ -56,6 +60,8 @@ export type RunningServer = {
   readonly ports: Ports
   /** The HTTP adapter, for what it holds open (long polls, streams). */
   readonly http: Http
+  /** The structured log it writes (pino): for the lines of a program around it, such as main's shutdown lines. */
+  readonly logger: Pino
   /** Stops accepting connections, releases held long polls and resolves once every connection is closed. */
   readonly close: () => Promise<void>
   /**
@@ -67,6 +73,9 @@ export type RunningServer = {
 }
 
 export type StartOptions = {
+  /** The structured log (pino); by default one on standard output, at LOG_LEVEL, in LOG_FORMAT. */
+  readonly logger?: Pino
+  /** Where errors go (the store failing, a bug) instead of the structured log's error level. */
   readonly log?: Logger
   /** Reads AUTO_REPLY_RULES (at start and on a reload); the file system by default. */
   readonly readFile?: (path: string) => string
@@ -100,7 +109,8 @@ const consoleLog: Logger = { error: (message, detail) => console.error(message, 
  * background: a Redis that is away at start-up is retried like one that
  * went away, and meanwhile every port answers StoreUnavailable at once.
  */
-export const buildPorts = (config: Config, log: Logger = consoleLog): Ports => {
+export const buildPorts = (config: Config, log: Logger = consoleLog, onRemoved?: RemovalObserver): Ports => {
+  const removals = onRemoved === undefined ? {} : { onRemoved }
   switch (config.STORE) {
     case 'memory': {
       // The store queues each message for the targets that want it in the step that stores it.
@@ -109,6 +119,7 @@ export const buildPorts = (config: Config, log: Logger = consoleLog): Ports => {
         maxMessages: config.MAX_MESSAGES,
         maxChannels: config.MAX_CHANNELS,
         ...(config.WEBHOOKS.length === 0 ? {} : { onStored: outbound.offer }),
+        ...removals,
       })
       return {
         messages: store,
@@ -131,6 +142,7 @@ export const buildPorts = (config: Config, log: Logger = consoleLog): Ports => {
         maxChannels: config.MAX_CHANNELS,
         outbound: routes,
         log: (m, d) => log.error(m, d),
+        ...removals,
       })
       const outbound = createRedisOutboundQueues({ connection, prefix, routes, heard: store.heard, decode: store.decodeQueued, log: (m, d) => log.error(m, d) })
       return {
@@ -225,23 +237,48 @@ const replyRulesOf = (config: Config, readFile: (path: string) => string) => {
   }
 }
 
+/** The package's version, from its package.json (beside the sources, or two levels above dist/composition). */
+export const packageVersion = (): string => {
+  for (const file of [join(__dirname, '..', 'package.json'), join(__dirname, '..', '..', 'package.json')]) {
+    if (!existsSync(file)) continue
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
+    if (pkg.name === 'roblox-messaging-server' && pkg.version !== undefined) return pkg.version
+  }
+  return '0.0.0'
+}
+
+/** What the stores remove, counted (see RemovalObserver). */
+const countRemovals = (metrics: Metrics): RemovalObserver => (removed) => (removed.reason === 'evicted' ? metrics.evicted(removed.count) : metrics.cleared(removed.count))
+
 /** Builds the ports and the HTTP adapter from a decoded configuration and starts listening. */
 export const startServer = async (config: Config, options: StartOptions = {}): Promise<RunningServer> => {
-  const log = options.log ?? consoleLog
+  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT })
+  const log = options.log ?? errorLog(logger)
   const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'))
-  const ports = buildPorts(config, log)
+  const metrics = config.METRICS ? createMetrics() : undefined
+  const built = buildPorts(config, log, metrics === undefined ? undefined : countRemovals(metrics))
+  const ports = metrics === undefined ? built : measuredPorts(built, metrics)
   if (config.WEBHOOKS.length > 0 && ports.outbound === undefined) throw new Error(`WEBHOOKS: the ${config.STORE} store keeps no outbound queues`)
   const outbound = config.WEBHOOKS.length === 0 || ports.outbound === undefined ? undefined : startOutbound(config.WEBHOOKS, ports.outbound, log)
-  const shutdown = new AbortController()
-  const withOutbound = httpDeps(config, ports, shutdown.signal, log)
   const rules = replyRulesOf(config, readFile)
-  const withRules = outbound === undefined ? withOutbound : { ...withOutbound, outbound: outbound.status }
-  const base =
-    config.AUTO_REPLY_RULES === undefined
-      ? withRules
-      : { ...withRules, replies: replyByRules({ rules: rules.current, cooldowns: ports.rateLimiter('reply'), fallback: withRules.autoReply, maxLength: config.MAX_MESSAGE_LENGTH }) }
+  const shutdown = new AbortController()
+  const observe = httpObserver(logger, metrics, options.logger === undefined)
+  const configured = httpDeps(config, ports, shutdown.signal, log)
+  const base: AppDeps = {
+    ...configured,
+    version: packageVersion(),
+    ...(observe === undefined ? {} : { observe }),
+    ...(metrics === undefined
+      ? {}
+      : { metrics: { text: metrics.text, contentType: metrics.contentType, ...(config.METRICS_KEY === undefined ? {} : { key: config.METRICS_KEY }) } }),
+    ...(outbound === undefined ? {} : { outbound: outbound.status }),
+    ...(config.AUTO_REPLY_RULES === undefined
+      ? {}
+      : { replies: replyByRules({ rules: rules.current, cooldowns: ports.rateLimiter('reply'), fallback: configured.autoReply, maxLength: config.MAX_MESSAGE_LENGTH }) }),
+  }
   const deps = options.adjust === undefined ? base : options.adjust(base)
   const http = createHttp(deps)
+  metrics?.watch({ heldPolls: http.heldPolls, openStreams: http.openStreams, storeUp: () => ports.status().available })
   const server = createGuardedServer(options.mount === 'koa' ? appOf(http).callback() : http.listener, {
     bodyLimit: deps.bodyLimitBytes ?? bodyLimitFor(deps.maxMessageLength),
     timeouts: options.timeouts ?? {
@@ -259,12 +296,16 @@ export const startServer = async (config: Config, options: StartOptions = {}): P
     })
   })
   const { address, port } = server.address() as AddressInfo
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`
+  for (const warning of startupWarnings(config)) logger.warn(warning)
+  logger.info({ url, version: packageVersion(), node: process.version, config: effectiveConfig(config) }, `roblox-messaging-server listening on ${url}`)
   return {
     reloadReplyRules: rules.reload,
     server,
-    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    url,
     ports,
     http,
+    logger,
     close: () =>
       new Promise<void>((resolve, reject) => {
         const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)

@@ -65,6 +65,13 @@ export type MessageRepository = {
   readonly channels: () => TE.TaskEither<StoreUnavailable, ReadonlyArray<ChannelSummary>>
 }
 
+/**
+ * What a store tells of the messages it removed, for the metrics: the oldest
+ * of a full channel evicted by an append, or everything a clear removed. A
+ * store shared by processes tells each process of what its own calls removed.
+ */
+export type RemovalObserver = (removed: { readonly reason: 'evicted' | 'cleared'; readonly count: number }) => void
+
 /** The channels to hear (one or more, each named once) and, optionally, the one player whose messages are wanted in them. */
 export type FeedFilter = { readonly channels: ReadonlyArray<ChannelName>; readonly player?: string }
 

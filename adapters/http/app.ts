@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parse as parseQuery } from 'node:querystring'
 import * as E from 'fp-ts/Either'
@@ -25,24 +26,29 @@ import {
   corsOrigin,
   createAnswers,
   isClientGone,
+  setTrace,
+  traceOf,
   type Answers,
   type Cors,
+  type HttpObserver,
   type Logger,
+  type Trace,
 } from './answers'
 import { limitPlayers } from '../../application/limit-players'
 import { clientLimitKey, type RateLimit, type RateLimiter } from '../../domain/rate-limit'
 import { clientAddress } from './client-address'
-import { channelRefused, createAuth, crossSiteOrigin, mayAct, mayUseChannel, type Auth, type Identity, type Scope } from './auth'
+import { channelRefused, createAuth, crossSiteOrigin, mayAct, mayUseChannel, secretCheck, type Auth, type Identity, type Scope } from './auth'
 import { channelsParam, ClearQuery, decode, LastEventId, listParamsCodec, StreamQuery } from './codecs'
 import { eventStreams } from './event-stream'
 import { discardRest } from './json-body'
 import { lists } from './lists'
+import { openApiDocument } from './openapi'
 import { createRefusalLog } from './refusal-log'
 import { sendHandler } from './send'
 import { defaultWebRoot, staticFiles } from './static-files'
 import { createWire } from './wire'
 
-export type { Logger } from './answers'
+export type { AnsweredRequest, HttpObserver, Logger } from './answers'
 
 export type AppDeps = {
   readonly messages: MessageRepository
@@ -97,6 +103,12 @@ export type AppDeps = {
   readonly playerRateLimit?: { readonly limiter: RateLimiter; readonly limit: RateLimit }
   /** Requests per client, its key when it has one, else its address (CLIENT_RATE_LIMIT); none when absent. */
   readonly clientRateLimit?: { readonly limiter: RateLimiter; readonly limit: RateLimit }
+  /** Told of every request answered, every 401/403/429 and every replay, for logs and metrics; nothing is told by default. */
+  readonly observe?: HttpObserver
+  /** Serves GET /metrics (in Prometheus's text format), behind `key` when set; no /metrics by default. */
+  readonly metrics?: { readonly text: () => Promise<string>; readonly contentType: string; readonly key?: string }
+  /** The version the API description states (the package's). */
+  readonly version?: string
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024
@@ -118,6 +130,8 @@ export type Http = {
   readonly heldPolls: () => number
   /** Event streams open now. */
   readonly openStreams: () => number
+  /** The API description served at /api/openapi.json (OpenAPI 3.1), for this adapter's routes and settings. */
+  readonly openApi: () => Record<string, unknown>
 }
 
 /** A request as the door hands it to a route: its query string as sent, the path's parameter (a player's name) decoded, and who is asking. */
@@ -129,6 +143,8 @@ type Method = 'GET' | 'POST'
 
 type Route = {
   readonly path: string
+  /** A health probe or a metrics scrape: cheap, never authenticated, kept out of the API's request metrics. */
+  readonly probe?: boolean
   readonly methods: Readonly<Partial<Record<Method, { readonly handle: Handler; readonly description: string; readonly scope?: Scope }>>>
   /** The one route that reads a request body; every other body is thrown away, up to a bound. */
   readonly readsBody?: boolean
@@ -154,6 +170,14 @@ const decodablePath = (path: string): boolean => {
 
 const silentLog: Logger = { error: () => undefined }
 
+/** A request id a trusted proxy may set (X-Request-Id): printable, no spaces or quotes, as long as common tracing ids. */
+const REQUEST_ID = /^[A-Za-z0-9._:;=+/@-]{1,128}$/
+
+/** The route of a request that matched none (refused at the door, a 404): one label for all of them, never their paths. */
+const UNMATCHED = 'unmatched'
+/** The tester's files, whatever their path. */
+const STATIC = 'static'
+
 /**
  * Builds the one pipeline every request goes through: the guards at the
  * door (Host, the path's encoding), the route table, CORS, the handlers and
@@ -165,8 +189,9 @@ export const createHttp = (deps: AppDeps): Http => {
   const bodyLimit = deps.bodyLimitBytes ?? bodyLimitFor(deps.maxMessageLength)
   const idleMs = deps.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
   const cors: Cors = { origins: deps.corsOrigins }
+  const observe = deps.observe
   const refusals = createRefusalLog()
-  const answers = createAnswers({ cors, shutdown: deps.shutdown, log, refusals })
+  const answers = createAnswers({ cors, shutdown: deps.shutdown, log, refusals, ...(observe === undefined ? {} : { observe }) })
   const { json, refuse, fail } = answers
   const wire = createWire()
   const auth = deps.auth ?? createAuth({ keys: [] })
@@ -205,6 +230,7 @@ export const createHttp = (deps: AppDeps): Http => {
     bodyLimit,
     answers,
     wire,
+    ...(observe === undefined ? {} : { replayed: observe.replayed }),
   })
   const pages = lists({
     list: listMessages(reading),
@@ -233,8 +259,60 @@ export const createHttp = (deps: AppDeps): Http => {
   const decodeClearQuery = decode(ClearQuery)
   const decodeLastEventId = decode(LastEventId)
 
+  const storeStatus = deps.status ?? (() => ({ store: 'memory', available: true }))
+  const metricsKey = deps.metrics?.key === undefined ? undefined : secretCheck(deps.metrics.key)
+
   const routes: ReadonlyArray<Route> = [
     { path: '/api', methods: { GET: { description: 'Server status and this list', handle: async (req, res) => json(req, res, 200, await statusPage()) } } },
+    {
+      path: '/api/openapi.json',
+      methods: { GET: { description: 'This API described in OpenAPI 3.1', handle: (req, res) => json(req, res, 200, openApiJson()) } },
+    },
+    {
+      path: '/healthz',
+      probe: true,
+      methods: { GET: { description: 'Liveness: 200 while the process answers', handle: (req, res) => json(req, res, 200, ALIVE) } },
+    },
+    {
+      path: '/readyz',
+      probe: true,
+      methods: {
+        GET: {
+          description: 'Readiness: 200 when the store answers, else 503 with the reason (the store away, shutting down)',
+          handle: (req, res) => {
+            if (deps.shutdown?.aborted) return refuse(req, res, { _tag: 'NotReady', reason: 'the server is shutting down' })
+            const { store: kind, available } = storeStatus()
+            if (!available) return refuse(req, res, { _tag: 'NotReady', reason: `the store (${kind}) does not answer` })
+            json(req, res, 200, `{"success":true,"status":"ready","store":${JSON.stringify({ kind, available })}}`)
+          },
+        },
+      },
+    },
+    ...(deps.metrics === undefined
+      ? []
+      : [
+          {
+            path: '/metrics',
+            probe: true,
+            methods: {
+              GET: {
+                description: "Prometheus metrics, in its text format (behind METRICS_KEY when it is set)",
+                handle: async (req: IncomingMessage, res: ServerResponse) => {
+                  const presented = metricsKey?.(req)
+                  if (presented === 'absent') return refuse(req, res, { _tag: 'Unauthorized', presented: false, reason: 'GET /metrics needs the METRICS_KEY' })
+                  if (presented === 'wrong') return refuse(req, res, { _tag: 'Unauthorized', presented: true, reason: 'the key is not the METRICS_KEY' })
+                  const text = await (deps.metrics as NonNullable<AppDeps['metrics']>).text()
+                  if (res.headersSent || res.destroyed) return
+                  const headers = ['Content-Type', (deps.metrics as NonNullable<AppDeps['metrics']>).contentType, 'Content-Length', String(Buffer.byteLength(text)), 'X-Content-Type-Options', 'nosniff', 'Cache-Control', 'no-store']
+                  const trace = traceOf(res)
+                  if (trace !== undefined) headers.push('X-Request-Id', trace.id)
+                  res.writeHead(200, headers)
+                  res.end(text)
+                },
+              },
+            },
+          } satisfies Route,
+        ]),
     {
       path: '/api/token',
       methods: {
@@ -366,7 +444,20 @@ export const createHttp = (deps: AppDeps): Http => {
     ...routes.flatMap((route) => Object.entries(route.methods).map(([method, m]) => ({ method, path: route.path, description: m.description }))),
   ]
   const endpointsJson = JSON.stringify(endpoints)
-  const storeStatus = deps.status ?? (() => ({ store: 'memory', available: true }))
+  const describe = (): Record<string, unknown> =>
+    openApiDocument({
+      routes: routes.flatMap((route) =>
+        Object.entries(route.methods).map(([method, m]) => ({ method: method as Method, path: route.path, description: m.description, scope: m.scope })),
+      ),
+      version: deps.version ?? '0.0.0',
+      open: auth.open,
+      metricsKey: deps.metrics?.key !== undefined,
+      longPollMaxSeconds: deps.longPollMaxSeconds,
+      maxMessageLength: deps.maxMessageLength,
+    })
+  // Written once, as the app is built, so that a route the description lacks fails at once: it depends only on the route table and the configuration.
+  const openApiText = JSON.stringify(describe())
+  const openApiJson = (): string => openApiText
   const statusPage = async (): Promise<string> => {
     const { store: kind, available } = storeStatus()
     const holding = `{"long_polls":${pages.held()},"streams":${streams.openCount()}}`
@@ -404,6 +495,8 @@ export const createHttp = (deps: AppDeps): Http => {
       String(CORS_MAX_AGE_SECONDS),
       'X-Content-Type-Options',
       'nosniff',
+      'X-Request-Id',
+      (traceOf(res) as Trace).id,
     ])
     res.end()
   }
@@ -433,15 +526,45 @@ export const createHttp = (deps: AppDeps): Http => {
     refuse(req, res, refusal)
   }
 
+  const trustProxy = (deps.trustProxy ?? 0) > 0
+  /** The request's id: the one a trusted proxy sent, else a new one. */
+  const requestId = (req: IncomingMessage): string => {
+    if (trustProxy) {
+      const sent = req.headers['x-request-id']
+      if (typeof sent === 'string' && REQUEST_ID.test(sent)) return sent
+    }
+    return randomUUID()
+  }
+  // One function for every response (no closure per request): its trace says what to tell.
+  const closed = function (this: ServerResponse): void {
+    const trace = traceOf(this) as Trace
+    ;(observe as HttpObserver).answered({
+      id: trace.id,
+      method: this.req.method ?? 'GET',
+      route: trace.route,
+      status: this.headersSent ? this.statusCode : CLIENT_CLOSED,
+      ms: performance.now() - trace.start,
+      key: trace.key,
+      probe: trace.probe,
+    })
+  }
+
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     res.on('error', guard)
+    const trace: Trace = { id: requestId(req), start: performance.now(), route: UNMATCHED, key: undefined, probe: false }
+    setTrace(res, trace)
+    if (observe !== undefined) res.on('close', closed)
     const url = req.url ?? '/'
     const mark = url.indexOf('?')
     const path = mark === -1 ? url : url.slice(0, mark)
     const method = req.method ?? 'GET'
     if (req.headers.host === undefined && req.httpVersionMinor === 1) return refuseAtDoor(req, res, { _tag: 'MissingHost' })
-    if (!API_PATH.test(path)) {
-      if (method === 'GET' || method === 'HEAD') return run(files, req, res, NO_CALL)
+    if (!API_PATH.test(path) && !byPath.has(path)) {
+      trace.route = STATIC
+      if (method === 'GET' || method === 'HEAD') {
+        res.setHeader('X-Request-Id', trace.id)
+        return run(files, req, res, NO_CALL)
+      }
       return refuseAtDoor(req, res, { _tag: 'MethodNotAllowed', method, path, allow: ['GET', 'HEAD'] })
     }
     if (path.includes('%') && !decodablePath(path)) return refuseAtDoor(req, res, { _tag: 'InvalidRequest', error: BAD_PATH })
@@ -454,6 +577,8 @@ export const createHttp = (deps: AppDeps): Http => {
       param = decodeURIComponent(routePath.slice(PLAYER_PREFIX.length))
     }
     if (route === undefined) return refuseAtDoor(req, res, { _tag: 'NotFound', method, path })
+    trace.route = route.path
+    trace.probe = route.probe === true
     if (method === 'OPTIONS') {
       discardRest(req)
       return options(req, res, route)
@@ -463,6 +588,7 @@ export const createHttp = (deps: AppDeps): Http => {
     const query = mark === -1 ? '' : url.slice(mark + 1)
     // Who is asking, and whether they may: one place for every route. Only the stream takes a token, as EventSource cannot send a key.
     const identity = auth.identify(req, route.path === STREAM_PATH ? tokenIn(query) : undefined)
+    if (identity._tag === 'Key') trace.key = identity.key.label
     const refusal = refusalFor(identity, handler.scope, method, req)
     if (refusal !== undefined) return refuseAtDoor(req, res, refusal)
     if (route.readsBody !== true) discardRest(req)
@@ -484,7 +610,7 @@ export const createHttp = (deps: AppDeps): Http => {
     if (scope === undefined) return undefined
     if (identity._tag === 'Anonymous') return { _tag: 'Unauthorized', presented: false, reason: 'this server needs an API key' }
     if (identity._tag === 'Unknown') return { _tag: 'Unauthorized', presented: true, reason: identity.reason }
-    if (!mayAct(identity, scope)) return { _tag: 'Forbidden', reason: `the key ${labelOf(identity)} may not ${SCOPE_VERBS[scope]}` }
+    if (!mayAct(identity, scope)) return { _tag: 'Forbidden', reason: `the key ${labelOf(identity)} may not ${SCOPE_VERBS[scope]}`, lacks: 'scope' }
     if (identity._tag === 'Open' && method === 'POST') {
       const origin = crossSiteOrigin(req, deps.corsOrigins, scope !== 'admin')
       if (origin !== undefined) return { _tag: 'CrossSite', origin }
@@ -492,10 +618,15 @@ export const createHttp = (deps: AppDeps): Http => {
     return undefined
   }
 
-  return { listener, heldPolls: pages.held, openStreams: streams.openCount }
+  return { listener, heldPolls: pages.held, openStreams: streams.openCount, openApi: describe }
 }
 
 const STREAM_PATH = '/api/stream'
+
+/** The status a request is counted with when its client went away before any answer (nginx's). */
+const CLIENT_CLOSED = 499
+
+const ALIVE = '{"success":true,"status":"alive"}'
 
 /** Stands in for a limiter where no limit is set: limitPlayers never calls it then. */
 const NO_LIMITER: RateLimiter = {

@@ -143,6 +143,20 @@ export const createAuth = (options: AuthOptions): Auth => {
   }
 }
 
+/**
+ * Whether a request presents `secret` (as Authorization: Bearer or
+ * X-Api-Key), compared in constant time like every key: for a secret of its
+ * own, such as the METRICS_KEY that guards GET /metrics.
+ */
+export const secretCheck = (secret: string): ((req: IncomingMessage) => 'absent' | 'wrong' | 'right') => {
+  const digest = digestOf(secret)
+  return (req) => {
+    const candidate = presented(req)
+    if (candidate === undefined) return 'absent'
+    return timingSafeEqual(digestOf(candidate), digest) ? 'right' : 'wrong'
+  }
+}
+
 const READ_ONLY: ReadonlySet<Scope> = new Set(['read'])
 const OPEN: Identity = { _tag: 'Open' }
 const ANONYMOUS: Identity = { _tag: 'Anonymous' }

@@ -7,16 +7,67 @@ import * as t from 'io-ts'
  * reporter can say which field is wrong and what it should be.
  */
 
-const fromString = <A>(name: string, parse: (s: string) => A | undefined): t.Type<A, string, unknown> =>
-  new t.Type<A, string, unknown>(
-    name,
-    (u): u is A => false,
-    (u, c) => {
-      if (typeof u !== 'string') return t.failure(u, c)
-      const parsed = parse(u)
-      return parsed === undefined ? t.failure(u, c) : t.success(parsed)
-    },
-    String as (a: A) => string,
+/** A JSON Schema (2020-12, as OpenAPI 3.1 uses), as plain data. */
+export type JsonSchema = { readonly [keyword: string]: unknown }
+
+/**
+ * The JSON Schema of each leaf codec, written beside it: the API description
+ * (openapi.ts) derives every request schema from the codecs through
+ * `schemaOf`, so what it documents is what the server decodes.
+ */
+const schemas = new WeakMap<t.Mixed, JsonSchema>()
+
+const documented = <C extends t.Mixed>(codec: C, schema: JsonSchema): C => {
+  schemas.set(codec, schema)
+  return codec
+}
+
+/**
+ * The JSON Schema of a codec made of `t.exact`, `t.type`, `t.partial`,
+ * `t.intersection` and the documented leaves above; a codec it cannot
+ * describe is a mistake in this file, and throws.
+ */
+export const schemaOf = (codec: t.Mixed): JsonSchema => {
+  const leaf = schemas.get(codec)
+  if (leaf !== undefined) return leaf
+  if (codec instanceof t.ExactType) return schemaOf(codec.type as t.Mixed)
+  if (codec instanceof t.InterfaceType || codec instanceof t.PartialType) {
+    const props = codec.props as Record<string, t.Mixed>
+    const properties = Object.fromEntries(Object.entries(props).map(([key, prop]) => [key, schemaOf(prop)]))
+    return codec instanceof t.InterfaceType ? { type: 'object', properties, required: Object.keys(props) } : { type: 'object', properties }
+  }
+  if (codec instanceof t.IntersectionType) {
+    const parts = (codec.types as t.Mixed[]).map(schemaOf)
+    return {
+      type: 'object',
+      properties: Object.assign({}, ...parts.map((p) => p.properties)),
+      required: parts.flatMap((p) => (p.required as string[] | undefined) ?? []),
+    }
+  }
+  throw new Error(`codecs.ts: no JSON Schema for the codec ${codec.name}`)
+}
+
+/** The fields of an object codec (`t.exact(t.partial(...))` and the like), each with its codec: a query string's parameters. */
+export const fieldsOf = (codec: t.Mixed): ReadonlyArray<readonly [string, t.Mixed]> => {
+  if (codec instanceof t.ExactType) return fieldsOf(codec.type as t.Mixed)
+  if (codec instanceof t.InterfaceType || codec instanceof t.PartialType) return Object.entries(codec.props as Record<string, t.Mixed>)
+  if (codec instanceof t.IntersectionType) return (codec.types as t.Mixed[]).flatMap(fieldsOf)
+  throw new Error(`codecs.ts: ${codec.name} is not an object codec`)
+}
+
+const fromString = <A>(name: string, parse: (s: string) => A | undefined, schema: JsonSchema): t.Type<A, string, unknown> =>
+  documented(
+    new t.Type<A, string, unknown>(
+      name,
+      (u): u is A => false,
+      (u, c) => {
+        if (typeof u !== 'string') return t.failure(u, c)
+        const parsed = parse(u)
+        return parsed === undefined ? t.failure(u, c) : t.success(parsed)
+      },
+      String as (a: A) => string,
+    ),
+    schema,
   )
 
 const DIGITS = /^[0-9]{1,16}$/
@@ -28,11 +79,17 @@ const safeIntegerAtLeast = (min: number) => (s: string): number | undefined => {
 }
 
 /** A positive integer given as a string; huge values are still integers and are capped by the use case. */
-export const PositiveIntFromString = fromString('a positive integer', (s) =>
-  /^[1-9][0-9]*$/.test(s) ? Math.min(Number(s), Number.MAX_SAFE_INTEGER) : undefined,
+export const PositiveIntFromString = fromString(
+  'a positive integer',
+  (s) => (/^[1-9][0-9]*$/.test(s) ? Math.min(Number(s), Number.MAX_SAFE_INTEGER) : undefined),
+  { type: 'integer', minimum: 1 },
 )
 
-export const MessageIdFromString = fromString('a message id (a whole number, 0 or more)', safeIntegerAtLeast(0))
+export const MessageIdFromString = fromString('a message id (a whole number, 0 or more)', safeIntegerAtLeast(0), {
+  type: 'integer',
+  minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
+})
 
 /**
  * An ISO-8601 instant: a date, optionally a time (seconds and fractions
@@ -71,28 +128,42 @@ export const parseIsoInstant = (s: string): number | undefined => {
   return local - sign * offset
 }
 
-export const InstantFromString = fromString('an ISO-8601 instant such as 2025-11-22T10:00:00.000Z', parseIsoInstant)
+export const InstantFromString = fromString('an ISO-8601 instant such as 2025-11-22T10:00:00.000Z', parseIsoInstant, {
+  type: 'string',
+  description: 'an ISO-8601 date or instant; without an offset it is UTC',
+  examples: ['2025-11-22T10:00:00.000Z', '2025-11-22'],
+})
 
 export const secondsFromString = (max: number) =>
-  fromString(`a number of seconds from 0 to ${max}`, (s) => {
-    if (!/^[0-9]+(\.[0-9]+)?$/.test(s)) return undefined
-    const n = Number(s)
-    return n <= max ? n : undefined
-  })
+  fromString(
+    `a number of seconds from 0 to ${max}`,
+    (s) => {
+      if (!/^[0-9]+(\.[0-9]+)?$/.test(s)) return undefined
+      const n = Number(s)
+      return n <= max ? n : undefined
+    },
+    { type: 'number', minimum: 0, maximum: max },
+  )
 
-export const Epoch = fromString('an epoch as given in a list answer', (s) => (/^[A-Za-z0-9_-]{1,64}$/.test(s) ? s : undefined))
+export const Epoch = fromString('an epoch as given in a list answer', (s) => (/^[A-Za-z0-9_-]{1,64}$/.test(s) ? s : undefined), {
+  type: 'string',
+  pattern: '^[A-Za-z0-9_-]{1,64}$',
+})
 
-const NonEmptyText = fromString('a string', (s) => s)
+const NonEmptyText = fromString('a string', (s) => s, { type: 'string' })
 
 /** A Roblox UserId: a positive integer that JSON (and Roblox's JSONDecode) carries exactly. */
-export const UserId = new t.Type<number, number, unknown>(
-  'a positive integer (a Roblox UserId)',
-  (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u > 0,
-  (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u > 0 ? t.success(u) : t.failure(u, c)),
-  (a) => a,
+export const UserId = documented(
+  new t.Type<number, number, unknown>(
+    'a positive integer (a Roblox UserId)',
+    (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u > 0,
+    (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u > 0 ? t.success(u) : t.failure(u, c)),
+    (a) => a,
+  ),
+  { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
 )
 
-const Text = new t.Type<string, string, unknown>('a string', t.string.is, t.string.validate, t.identity)
+const Text = documented(new t.Type<string, string, unknown>('a string', t.string.is, t.string.validate, t.identity), { type: 'string' })
 
 export const SendBody = t.exact(
   t.intersection([

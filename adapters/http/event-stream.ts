@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as E from 'fp-ts/Either'
 import type { FollowEvent, FollowInput, FollowOptions, Following, FollowError } from '../../application/follow-messages'
 import type { TaskEither } from 'fp-ts/TaskEither'
-import { pushCorsHeaders, type Cors } from './answers'
+import { pushCorsHeaders, traceOf, type Cors } from './answers'
 import type { Refusal } from './problems'
 import type { Wire } from './wire'
 
@@ -65,9 +65,11 @@ const HEADERS = [
   'no',
 ] as const
 
-const headersFor = (cors: Cors, req: IncomingMessage): string[] => {
+const headersFor = (cors: Cors, req: IncomingMessage, res: ServerResponse): string[] => {
   const headers: string[] = [...HEADERS]
   pushCorsHeaders(headers, cors, req)
+  const trace = traceOf(res)
+  if (trace !== undefined) headers.push('X-Request-Id', trace.id)
   return headers
 }
 
@@ -189,7 +191,7 @@ export const eventStreams = (limits: EventStreamLimits) => {
    */
   const openStream = async (req: IncomingMessage, res: ServerResponse, follow: Follow, input: FollowInput, refuse: (error: Refusal) => void): Promise<void> => {
     if (req.method === 'HEAD') {
-      res.writeHead(200, headersFor(limits.cors, req))
+      res.writeHead(200, headersFor(limits.cors, req, res))
       return void res.end()
     }
     const refused = admit(res)
@@ -200,7 +202,7 @@ export const eventStreams = (limits: EventStreamLimits) => {
     const start = () => {
       if (started) return
       started = true
-      res.writeHead(200, headersFor(limits.cors, req))
+      res.writeHead(200, headersFor(limits.cors, req, res))
       req.socket.setNoDelay(true)
       // A reader that stopped reading leaves our writes queued, and then nothing moves on its connection.
       if (limits.idleMs !== undefined) res.setTimeout(limits.idleMs, () => drop(res))

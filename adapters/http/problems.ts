@@ -19,8 +19,8 @@ export type EdgeRefusal =
   | { readonly _tag: 'OriginNotAllowed'; readonly origin: string }
   /** No key presented where one is needed (`presented: false`), or one this server does not know. */
   | { readonly _tag: 'Unauthorized'; readonly presented: boolean; readonly reason: string }
-  /** A key without the scope or the channel the request needs. */
-  | { readonly _tag: 'Forbidden'; readonly reason: string }
+  /** A key without the scope or the channel (when `lacks` is absent) the request needs. */
+  | { readonly _tag: 'Forbidden'; readonly reason: string; readonly lacks?: 'scope' | 'channel' }
   /** A web page on another site changing state on a server without keys. */
   | { readonly _tag: 'CrossSite'; readonly origin: string }
   | { readonly _tag: 'UnsupportedMediaType'; readonly error: string }
@@ -29,6 +29,8 @@ export type EdgeRefusal =
   | { readonly _tag: 'NotHttp'; readonly reason: 'malformed' | 'headers-too-large' | 'headers-timeout' | 'request-timeout' | 'cut-short' }
   | { readonly _tag: 'NotAProxy' }
   | { readonly _tag: 'ShuttingDown' }
+  /** GET /readyz while the server should not be sent traffic: its store is away, or it is shutting down. */
+  | { readonly _tag: 'NotReady'; readonly reason: string }
   | { readonly _tag: 'TooManyLongPolls'; readonly max: number }
   | { readonly _tag: 'TooManyStreams'; readonly max: number }
   | { readonly _tag: 'TooManyStreamsFromAddress'; readonly max: number }
@@ -152,6 +154,8 @@ export const problemOf = (refusal: Refusal): Problem => {
       return { status: 405, error: 'CONNECT is not supported: this is not a proxy', headers: ['Allow', 'GET, HEAD, POST, OPTIONS'] }
     case 'ShuttingDown':
       return { status: 503, error: 'the server is shutting down; retry, and another instance or the restarted one will answer', headers: retryAfter(1) }
+    case 'NotReady':
+      return { status: 503, error: `not ready: ${refusal.reason}`, headers: retryAfter(5) }
     case 'TooManyLongPolls':
       return {
         status: 503,
@@ -191,6 +195,30 @@ const notHttp = (reason: Extract<EdgeRefusal, { _tag: 'NotHttp' }>['reason']): P
       return { status: 400, error: 'the request is not valid HTTP/1.1' }
     default:
       return absurd(reason)
+  }
+}
+
+/**
+ * Why a request was refused with 401, 403 or 429, as a metric's label: one
+ * of a fixed few, never a text a client chose (a key's label, a channel).
+ * Undefined for every other refusal.
+ */
+export const refusalReason = (refusal: Refusal): string | undefined => {
+  switch (refusal._tag) {
+    case 'Unauthorized':
+      return refusal.presented ? 'unknown_credentials' : 'no_credentials'
+    case 'Forbidden':
+      return refusal.lacks === 'scope' ? 'scope' : 'channel'
+    case 'CrossSite':
+      return 'cross_site'
+    case 'OriginNotAllowed':
+      return 'origin_not_allowed'
+    case 'RateLimited':
+      return `${refusal.scope}_rate_limit`
+    case 'TooManyStreamsFromAddress':
+      return 'streams_per_address'
+    default:
+      return undefined
   }
 }
 

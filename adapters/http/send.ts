@@ -28,6 +28,8 @@ export type SendDeps = {
   readonly bodyLimit: number
   readonly answers: Answers
   readonly wire: Wire
+  /** Told of each send answered by a replay (for the metrics). */
+  readonly replayed?: () => void
 }
 
 const JSON_TYPES = ['application/json', 'application/*+json']
@@ -83,6 +85,7 @@ export const sendHandler = (deps: SendDeps) => {
     )()
     if (E.isLeft(sent)) return refuse(req, res, sent.left)
     const { conversation, replayed } = sent.right
+    if (replayed) deps.replayed?.()
     // A new message is serialised once, here; caching its JSON would cost more than it saves (see wire.ts).
     json(
       req,

@@ -13,6 +13,7 @@ import type {
   MessageFeed,
   MessageRepository,
   Page,
+  RemovalObserver,
   StoreUnavailable,
 } from '../../domain/message-repository'
 import { firstPosition, Queue, Ring, type Sequence } from './sequence'
@@ -36,6 +37,8 @@ export type MemoryStoreOptions = {
    * this way (memory-outbound-queues.ts). Must not throw.
    */
   readonly onStored?: (messages: ReadonlyArray<Message>) => void
+  /** Told of the messages each append evicted and each clear removed. */
+  readonly onRemoved?: RemovalObserver
 }
 
 /*
@@ -102,7 +105,8 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
     return log
   }
 
-  const store = (log: ChannelLog, message: Message): void => {
+  /** Stores the message, answering how many it evicted (0 or 1). */
+  const store = (log: ChannelLog, message: Message): number => {
     const evicted = log.ring.push(message)
     if (evicted !== undefined) {
       log.removedThrough = evicted.id
@@ -124,6 +128,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
       log.players.set(key, player)
     }
     player.messages.push(message)
+    return evicted === undefined ? 0 : 1
   }
 
   /*
@@ -167,7 +172,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
       replyTo: undefined,
       userId: draft.userId,
     }
-    store(log, message)
+    let evicted = store(log, message)
     let reply: Message | undefined
     if (request.reply !== undefined) {
       reply = {
@@ -180,8 +185,9 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
         replyTo: message.id,
         userId: undefined,
       }
-      store(log, reply)
+      evicted += store(log, reply)
     }
+    if (evicted > 0) options.onRemoved?.({ reason: 'evicted', count: evicted })
     tell(message)
     if (reply !== undefined) tell(reply)
     if (onStored !== undefined) onStored(reply === undefined ? [message] : [message, reply])
@@ -268,13 +274,17 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
 
   const clearNow = (scope: ClearScope): void => {
     if (scope._tag === 'All') {
+      let removed = 0
+      for (const log of channels.values()) removed += log.ring.length
       // Everything up to the newest id is gone, in every channel.
       droppedChannelsRemovedThrough = lastId
       channels.clear()
+      if (removed > 0) options.onRemoved?.({ reason: 'cleared', count: removed })
       return
     }
     const log = channels.get(scope.channel)
     if (log === undefined) return
+    if (log.ring.length > 0) options.onRemoved?.({ reason: 'cleared', count: log.ring.length })
     log.removedThrough = Math.max(log.removedThrough, log.ring.newest()?.id ?? 0)
     log.droppedPlayersRemovedThrough = log.removedThrough
     log.ring.clear()

@@ -92,7 +92,8 @@ end
  *       (the player index again without a reply)
  * ARGV: prefix, epoch candidate, maxMessages, maxChannels, then for each append: channel, sentAt, player key,
  *       the message's JSON after its '{' without id and sentAt, reply player key or '', the reply's JSON likewise or ''
- * Returns {epoch, then for each append: first id and sentAt, or 0 and '' when the channel bound refuses it}.
+ * Returns {epoch, then for each append: first id and sentAt, or 0 and '' when the channel bound refuses it,
+ *          then how many messages the batch evicted}.
  */
 export const appendScript = (outboundQueueing = 'local function outbound(ch, kind, id, json) end'): string => `${PREAMBLE}
 -- Queues a stored message for the outbound targets that want it (outbound-scripts.ts); nothing without targets.
@@ -103,6 +104,7 @@ local maxMessages = tonumber(ARGV[3])
 local maxChannels = tonumber(ARGV[4])
 local out = {epoch}
 local told = {}
+local evicted = 0
 -- What this batch knows of each channel it admitted: how many messages it holds, its gap bookkeeping (written back
 -- at the end), and the players it knows to have a field in the players hash.
 local open = {}
@@ -141,6 +143,7 @@ local function store(c, ch, LOG, PLAYERS, mid, pkey, pindex, json)
   c.held = c.held + 1
   if c.held > maxMessages then
     local gone = redis.call('ZPOPMIN', LOG, c.held - maxMessages)
+    evicted = evicted + #gone / 2
     c.held = maxMessages
     c.dirty = true
     for i = 1, #gone, 2 do
@@ -203,6 +206,7 @@ if lastT ~= startT then redis.call('HSET', META, 't', lastT) end
 if floor ~= startFloor then redis.call('HSET', META, 'f', fmt(floor)) end
 -- Published inside the script, once for the batch: every process hears every message in id order.
 if #told > 0 then redis.call('PUBLISH', FEED, epoch .. '\\n[' .. table.concat(told, ',') .. ']') end
+out[#out + 1] = evicted
 return out
 `
 
@@ -353,7 +357,7 @@ return {epoch, nextAfter, hasMore, gap and 1 or 0, out}
 /**
  * KEYS: meta, channels, emptied[, log, gaps, players]
  * ARGV: prefix, epoch candidate, channel or '' for all
- * Returns the epoch.
+ * Returns {epoch, how many messages it removed}.
  */
 export const CLEAR_SCRIPT = `${PREAMBLE}
 local epoch, lastId = life(ARGV[2])
@@ -361,14 +365,19 @@ local ch = ARGV[3]
 if ch == '' then
   -- Everything up to the newest id is gone, in every channel; the counter stays.
   local all = redis.call('SMEMBERS', CHANNELS)
-  for i = 1, #all do dropChannel(all[i]) end
+  local removed = 0
+  for i = 1, #all do
+    removed = removed + redis.call('ZCARD', base(all[i]) .. 'log')
+    dropChannel(all[i])
+  end
   redis.call('UNLINK', CHANNELS, EMPTIED)
   redis.call('HSET', META, 'f', fmt(lastId))
   redis.call('PUBLISH', FEED, epoch .. '\\nclear')
-  return epoch
+  return {epoch, removed}
 end
-if redis.call('SISMEMBER', CHANNELS, ch) == 0 then return epoch end
+if redis.call('SISMEMBER', CHANNELS, ch) == 0 then return {epoch, 0} end
 local LOG, GAPS, PLAYERS = KEYS[4], KEYS[5], KEYS[6]
+local removed = redis.call('ZCARD', LOG)
 local r = num(redis.call('HGET', GAPS, 'r'))
 local newest = redis.call('ZRANGE', LOG, -1, -1, 'WITHSCORES')
 if newest[2] then r = math.max(r, tonumber(newest[2])) end
@@ -379,7 +388,7 @@ redis.call('UNLINK', LOG, PLAYERS)
 redis.call('HSET', GAPS, 'r', fmt(r), 'd', fmt(r))
 redis.call('SADD', EMPTIED, ch)
 redis.call('PUBLISH', FEED, epoch .. '\\nclear:' .. ch)
-return epoch
+return {epoch, removed}
 `
 
 /**

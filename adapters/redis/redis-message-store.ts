@@ -13,6 +13,7 @@ import type {
   MessageFeed,
   MessageRepository,
   Page,
+  RemovalObserver,
   StoreUnavailable,
 } from '../../domain/message-repository'
 import type { OutboundRoute } from '../../domain/outbound'
@@ -57,6 +58,8 @@ export type RedisMessageStoreOptions = {
   readonly outbound?: ReadonlyArray<OutboundRoute>
   /** Told of entries that do not decode, listeners that throw, feed trouble. `console.error` by default. Must not throw. */
   readonly log?: (message: string, detail?: unknown) => void
+  /** Told of the messages this store's appends evicted and its clears removed (not those of other processes). */
+  readonly onRemoved?: RemovalObserver
 }
 
 export type RedisMessageStore = MessageRepository &
@@ -166,7 +169,8 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     }
     const message = asMessage(parsed)
     if (message === undefined || !channels.includes(message.channel)) {
-      log('a stored message does not decode; left out', { prefix, channels, member })
+      // Its length, not its text: a message's text never goes to the log.
+      log('a stored message does not decode; left out', { prefix, channels, length: member.length })
       return undefined
     }
     return message
@@ -228,6 +232,8 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     }
     const answer = result.right as unknown[]
     noteEpoch(answer[0] as string)
+    const evicted = Number(answer[1 + 2 * batch.length] ?? 0)
+    if (evicted > 0) options.onRemoved?.({ reason: 'evicted', count: evicted })
     for (let i = 0; i < batch.length; i++) {
       const { request, done } = batch[i] as Pending
       const id = answer[1 + 2 * i] as number
@@ -278,7 +284,9 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     }
     const result = await evaluate(CLEAR, keys, args)
     if (E.isLeft(result)) return result
-    noteEpoch(result.right as string)
+    const [epoch, removed] = result.right as [string, number]
+    noteEpoch(epoch)
+    if (removed > 0) options.onRemoved?.({ reason: 'cleared', count: removed })
     return E.right(undefined)
   }
 
@@ -364,7 +372,7 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
       }
       const messages = Array.isArray(items) ? items.map(asMessage) : [undefined]
       if (messages.includes(undefined)) {
-        log('a feed notice does not decode; every listener is told it lost messages', { prefix, payload })
+        log('a feed notice does not decode; every listener is told it lost messages', { prefix, length: payload.length })
         return loseAll()
       }
       for (const message of messages) tell(message as Message)
@@ -373,7 +381,7 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     // A clear is not a message, but readers that keep pages must see it and followers re-read to learn of the gap.
     if (body === 'clear') return loseAll()
     if (body.startsWith('clear:')) return lose(subscriptionsOf(listeners.get(body.slice(6) as ChannelName), new Set()))
-    log('an unknown feed notice; ignored', { prefix, payload })
+    log('an unknown feed notice; ignored', { prefix, length: payload.length })
   }
 
   /** The subscription is up (again): anything published meanwhile may have been missed, so every listener is told. */

@@ -55,7 +55,7 @@ export const createRedisOutboundQueues = (options: RedisOutboundQueuesOptions): 
         const messages: Message[] = []
         for (const member of members) {
           const message = options.decode(member)
-          if (message === undefined) log('an outbound queue holds an entry that does not decode; left out', { prefix, target, member })
+          if (message === undefined) log('an outbound queue holds an entry that does not decode; left out', { prefix, target, length: member.length })
           else messages.push(message)
         }
         return messages

@@ -5,10 +5,11 @@ import { reportWhenListening } from './harness'
 
 /** This project, composed exactly as `npm start` composes it, with the default configuration. */
 const main = async () => {
-  // The guarded variant (bench/clients.ts GUARDED) passes its keys and limits as BENCH_ variables, and the variants on
-  // Redis their store, read here only: a STORE set in the shell that runs the bench reaches no server under test.
+  // The guarded variant (bench/clients.ts GUARDED) passes its keys and limits as BENCH_ variables, the quiet one (QUIET)
+  // its log level and metrics, and the variants on Redis their store, read here only: a STORE set in the shell that runs
+  // the bench reaches no server under test.
   const passed = Object.fromEntries(
-    ['API_KEYS', 'PLAYER_RATE_LIMIT', 'CLIENT_RATE_LIMIT', 'STORE', 'REDIS_URL', 'REDIS_PREFIX'].flatMap((name) => {
+    ['API_KEYS', 'PLAYER_RATE_LIMIT', 'CLIENT_RATE_LIMIT', 'STORE', 'REDIS_URL', 'REDIS_PREFIX', 'LOG_LEVEL', 'METRICS'].flatMap((name) => {
       const value = process.env[`BENCH_${name}`]
       return value === undefined ? [] : [[name, value]]
     }),

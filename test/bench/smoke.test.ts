@@ -28,7 +28,7 @@ type Report = {
   skipped: { redis?: string; nginx?: string; fanOut?: string }
 }
 
-const SERVERS = ['ours', 'minimal Koa', 'node:http']
+const SERVERS = ['ours', 'ours, no logs or metrics', 'minimal Koa', 'node:http']
 const ON_REDIS = 'ours on Redis'
 const TWO_ON_REDIS = 'ours ×2 on Redis'
 const NCHAN = 'nginx+nchan'
@@ -142,9 +142,11 @@ describe('bench: a smoke run of npm run bench', function () {
   it('prints the tables, the ratios and a verdict for every target', () => {
     expect(printed).to.include('| endpoint | ours / minimal Koa |')
     for (const endpoint of ENDPOINTS) expect(printed).to.match(new RegExp(`\\| ${endpoint.replace(/[?/]/g, '\\$&')} \\| [0-9.]+ \\| \\*\\*[0-9.]+\\*\\* \\|`))
-    // Sends against minimal Koa and node:http, lists against minimal Koa, sends with a key and limits, the long polls' delay and memory, polls of several
-    // channels against one, memory over the sends; with Redis, sends and lists on Redis against in memory; with nginx too, two of ours against nginx+nchan.
-    expect(report.verdicts.map((v) => v.target)).to.have.length(8 + (noRedis === undefined ? 2 : 0) + (noRedis === undefined && noNginx === undefined && report.skipped.fanOut === undefined ? 1 : 0))
+    // Sends against minimal Koa and node:http, lists against minimal Koa, sends with a key and limits, sends and lists with logs and metrics against
+    // without, the long polls' delay and memory, polls of several channels against one, memory over the sends; with Redis, sends and lists on Redis
+    // against in memory; with nginx too, two of ours against nginx+nchan.
+    expect(printed).to.match(/\| GET \/api\/messages\?limit=50 \| [0-9.]+ \| \*\*[0-9.]+\*\* \| [0-9.]+ \| ≥ 0\.9: (PASS|FAIL) \|/)
+    expect(report.verdicts.map((v) => v.target)).to.have.length(10 + (noRedis === undefined ? 2 : 0) + (noRedis === undefined && noNginx === undefined && report.skipped.fanOut === undefined ? 1 : 0))
     expect(printed).to.match(/\| delay, ms \| [0-9.,]+ \| [0-9.,]+ \| \*\*[0-9.]+\*\* \| [0-9., ]+ \| ≤ 1\.3: (PASS|FAIL) \|/)
     expect(printed).to.match(/\| 1 \| ours, channels=global,lobby,team-red \| [0-9.,]+ \|/)
     expect(printed).to.match(/against ours following one: delay [0-9.,]+ ms against [0-9.,]+ \(\*\*[0-9.]+\*\*.*target ≤ 1\.2: (PASS|FAIL)\)/)

@@ -1,6 +1,8 @@
 import { expect } from 'chai'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import * as E from 'fp-ts/Either'
-import { DEFAULTS, readConfig, type Config } from '../../composition/config'
+import { DEFAULTS, effectiveConfig, readConfig, SETTINGS, type Config } from '../../composition/config'
 import { startupWarnings } from '../../composition/start-server'
 
 /*
@@ -111,6 +113,9 @@ describe('configuration from the environment', () => {
     ['MAX_STREAMS', 'all'],
     ['MAX_STREAMS_PER_ADDRESS', '0'],
     ['STREAM_HEARTBEAT_SECONDS', '0'],
+    ['LOG_LEVEL', 'loud'],
+    ['LOG_FORMAT', 'xml'],
+    ['METRICS', 'maybe'],
   ]
 
   for (const [name, value] of BAD) {
@@ -234,5 +239,61 @@ describe('configuration: the warnings at start-up', () => {
   it('says nothing of keys once some are set, nor of limits once one is', () => {
     expect(startupWarnings(configOf({ ADMIN_KEYS: 'ops:abcdefghijklmnop0123456789' }))).to.deep.equal([])
     expect(startupWarnings(configOf({ PLAYER_RATE_LIMIT: '5/10s' })).join('\n')).not.to.match(/RATE_LIMIT/)
+  })
+})
+
+describe('configuration: logs, metrics, and the start-up line', () => {
+  it('reads LOG_LEVEL, LOG_FORMAT, METRICS and METRICS_KEY', () => {
+    expect(configOf({})).to.deep.include({ LOG_LEVEL: 'info', LOG_FORMAT: 'json', METRICS: true, METRICS_KEY: undefined })
+    expect(configOf({ LOG_LEVEL: 'DEBUG', LOG_FORMAT: 'pretty', METRICS: 'off', METRICS_KEY: 'metrics-key-0123456789' })).to.deep.include({
+      LOG_LEVEL: 'debug',
+      LOG_FORMAT: 'pretty',
+      METRICS: false,
+      METRICS_KEY: 'metrics-key-0123456789',
+    })
+    expect(configOf({ LOG_LEVEL: 'silent', METRICS: 'on' })).to.deep.include({ LOG_LEVEL: 'silent', METRICS: true })
+  })
+
+  it('refuses a weak METRICS_KEY without repeating it', () => {
+    const [problem] = problemsOf({ METRICS_KEY: 'password' })
+    expect(problem).to.match(/^METRICS_KEY must be 16–256/)
+    expect(problem).not.to.include('password')
+  })
+
+  it('shows every setting at start-up with every secret masked', () => {
+    const secret = 'abcdefghijklmnop0123456789'
+    const config = configOf({
+      API_KEYS: `game:${secret}1,bot:${secret}2:lobby|trade`,
+      ADMIN_KEYS: `ops:${secret}3`,
+      STREAM_TOKEN_SECRET: `${secret}${secret}`,
+      METRICS_KEY: `${secret}4`,
+      REDIS_URL: 'redis://user:hunter2hunter2@db.example:6380/1',
+      BLOCKED_WORDS: 'badword,worse',
+      PLAYER_RATE_LIMIT: '5/10s',
+    })
+    const shown = effectiveConfig(config)
+    expect(Object.keys(shown)).to.deep.equal([...SETTINGS])
+    expect(shown).to.deep.include({
+      API_KEYS: ['game', 'bot (lobby|trade)'],
+      ADMIN_KEYS: ['ops'],
+      STREAM_TOKEN_SECRET: '(set, not shown)',
+      METRICS_KEY: '(set, not shown)',
+      REDIS_URL: 'redis://user:***@db.example:6380/1',
+      BLOCKED_WORDS: '(2 words, not shown)',
+      PLAYER_RATE_LIMIT: '5/10s',
+      PORT: '5000',
+    })
+    const text = JSON.stringify(shown)
+    for (const hidden of [secret, 'hunter2', 'badword']) expect(text).not.to.include(hidden)
+    expect(effectiveConfig(configOf({}))).to.deep.include({ STREAM_TOKEN_SECRET: '(random per process)', METRICS_KEY: '(none)', API_KEYS: [] })
+  })
+})
+
+describe('configuration: the README says every setting', () => {
+  it("lists every variable in the README's configuration table", () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
+    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Operating it'))
+    const rows = table.split('\n').filter((line) => line.startsWith('| `'))
+    for (const name of SETTINGS) expect(rows.some((row) => row.split('|')[1]?.includes(`\`${name}\``)), name).to.equal(true)
   })
 })

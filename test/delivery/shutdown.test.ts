@@ -1,5 +1,6 @@
 import { connect, type AddressInfo } from 'node:net'
 import { expect } from 'chai'
+import pino from 'pino'
 import * as E from 'fp-ts/Either'
 import { readConfig } from '../../composition/config'
 import { startServer } from '../../composition/start-server'
@@ -12,7 +13,7 @@ describe('delivery: a clean shutdown', () => {
   it('answers held long polls, ends streams and closes promptly', async () => {
     const config = readConfig({ PORT: '0', HOST: '127.0.0.1' })
     if (E.isLeft(config)) throw new Error(config.left.join())
-    const running = await startServer(config.right, { log: { error: () => undefined } })
+    const running = await startServer(config.right, { log: { error: () => undefined }, logger: pino({ level: 'silent' }) })
     const url = `http://127.0.0.1:${(running.server.address() as AddressInfo).port}`
     const stream = await openEventStream(`${url}/api/stream?after=0`)
     await stream.nextOf('ready')
@@ -32,7 +33,7 @@ describe('delivery: a clean shutdown', () => {
   it('finishes a send under way, closing its connection, and stores it', async () => {
     const config = readConfig({ PORT: '0', HOST: '127.0.0.1' })
     if (E.isLeft(config)) throw new Error(config.left.join())
-    const running = await startServer(config.right, { log: { error: () => undefined } })
+    const running = await startServer(config.right, { log: { error: () => undefined }, logger: pino({ level: 'silent' }) })
     const body = JSON.stringify({ player_name: 'Bob', message: 'sent as the server stops' })
     let arrived = false
     running.server.once('request', () => (arrived = true))

@@ -679,10 +679,17 @@ export const expectRetryAfter = (headers: Record<string, unknown>): void => {
   expect(value, 'Retry-After').to.match(/^[1-9][0-9]*$/)
 }
 
-/** Fails when the process wrote crash text to stderr. */
+/** An error its log reported (pino's JSON lines on stdout, level 50 error and 60 fatal), or crash text on stderr; undefined for none. */
+const failureIn = (output: ServerProcess['output']): string | undefined => {
+  if (CRASH_TEXT.test(output.stderr)) return `stderr:\n${output.stderr.slice(0, 4000)}`
+  const logged = output.stdout.split('\n').find((line) => /^\{"level":[56]0,/.test(line))
+  return logged === undefined ? undefined : `its log:\n${logged.slice(0, 4000)}`
+}
+
+/** Fails when the process wrote crash text to stderr or logged an error. */
 export const expectNoCrashText = (server: ServerProcess): void => {
-  const match = CRASH_TEXT.exec(server.output.stderr)
-  expect(match, `the server's stderr shows a failure:\n${server.output.stderr.slice(0, 4000)}`).to.equal(null)
+  const failure = failureIn(server.output)
+  expect(failure, `the server shows a failure in ${failure}`).to.equal(undefined)
 }
 
 /**
@@ -774,7 +781,7 @@ export const useServer = (profile: keyof typeof PROFILES): Shared => {
   beforeEach(async function () {
     this.timeout(40_000)
     let server = shared.get(profile)
-    const tainted = server !== undefined && (server.exit !== undefined || CRASH_TEXT.test(server.output.stderr))
+    const tainted = server !== undefined && (server.exit !== undefined || failureIn(server.output) !== undefined)
     if (server === undefined || tainted) {
       await server?.stop()
       server = await startServer(env)

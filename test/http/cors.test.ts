@@ -131,9 +131,11 @@ describe('HTTP API: CORS', () => {
   ] as const
 
   // Sends and held polls are answered below Koa (adapters/http/send.ts, long-poll.ts): their headers must be exactly Koa's.
+  // What differs from one answer to the next by nature: the date, the length, the connection's, and each request's own id.
   const comparable = (headers: Record<string, unknown>) => {
-    const { date, 'content-length': _length, connection, 'keep-alive': _keepAlive, ...rest } = headers
+    const { date, 'content-length': _length, connection, 'keep-alive': _keepAlive, 'x-request-id': requestId, ...rest } = headers
     void date, _length, connection, _keepAlive
+    expect(requestId, 'every answer carries its X-Request-Id').to.be.a('string')
     return rest
   }
 

@@ -51,13 +51,13 @@ describe('reply rules through the real server', function () {
 
     writeFileSync(file, JSON.stringify([{ name: 'rules', match: { regex: '^!rules?\\b' }, reply: 'Be kind.' }]))
     await hangUp(server)
-    expect(server.output.stdout).to.include('SIGHUP received: 1 reply rule(s) in force')
+    expect(server.output.stdout + server.output.stderr).to.include('SIGHUP received: 1 reply rule(s) in force')
     expect(await replyTo(server, '!rules')).to.equal('Be kind.')
     expect(await replyTo(server, '!help')).to.equal('Hello Builderman!')
 
     writeFileSync(file, JSON.stringify([{ name: 'broken', match: { regex: '(?<=x)' }, reply: 'x' }]))
     await hangUp(server)
-    expect(server.output.stderr).to.match(/SIGHUP received: the reply rules were not reloaded, the old ones stay: AUTO_REPLY_RULES: rule 1 \(broken\): match\.regex is refused/)
+    expect(server.output.stdout + server.output.stderr).to.match(/SIGHUP received: the reply rules were not reloaded, the old ones stay: AUTO_REPLY_RULES: rule 1 \(broken\): match\.regex is refused/)
     expect(await replyTo(server, '!rules')).to.equal('Be kind.')
     expect(server.exit).to.equal(undefined)
   })

@@ -79,13 +79,20 @@ describe('library: the packed package, installed into a fresh project', function
     expect(stdout).to.equal(await expectedOutput())
   })
 
+  it('installs the command, which answers --version and --help', async () => {
+    const bin = join(dir, 'node_modules', '.bin', 'roblox-messaging-server')
+    const version = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+    expect((await run(bin, ['--version'], { cwd: dir })).stdout.trim()).to.equal(version.version)
+    expect((await run(bin, ['--help'], { cwd: dir })).stdout).to.include('--port <value>').and.include('--metrics-key <value>')
+  })
+
   it('serves the tester page from the installed package', async () => {
     const { stdout } = await run(
       process.execPath,
       [
         '-e',
         `const { startServer, readConfig } = require('roblox-messaging-server');
-         const config = readConfig({ PORT: '0', HOST: '127.0.0.1' });
+         const config = readConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
          startServer(config.right, { log: { error: () => {} } }).then(async (s) => {
            const res = await fetch('http://127.0.0.1:' + s.server.address().port + '/');
            console.log(res.status, res.headers.get('content-type'));

@@ -135,7 +135,7 @@ describe('outbound: bridges through the real server', function () {
     await down.waitFor(1)
     server.child.kill('SIGTERM')
     expect((await server.exited).code).to.equal(0)
-    expect(server.output.stderr).to.match(/outbound down: 2 message\(s\) not delivered at shutdown, dropped/)
+    expect(server.output.stdout + server.output.stderr).to.match(/outbound down: 2 message\(s\) not delivered at shutdown, dropped/)
     // Never the text of a message in the log.
     expect(server.output.stderr + server.output.stdout).to.not.include('quokka')
   })
@@ -191,7 +191,7 @@ describe('outbound: bridges through several real servers on one Redis', function
     // One more, last in id order: once it is in, anything sent twice before it would be in too.
     const last = await send(b, 'P0', 'the last')
     await hook.waitFor(31)
-    await eventuallyStatus(a, 'hook', (t) => t.queued === 0, 'emptied its queue')
+    await eventuallyStatus(a, 'hook', (t) => t.queued === 0 && t.state === 'idle' && t.delivered === 31, 'emptied its queue')
     const ids = hook.received.map((r) => (JSON.parse(r.body) as { message: Wire }).message.id)
     expect(ids).to.deep.equal([...sent.map((m) => m.id).sort((x, y) => x - y), last.id])
     // Both processes see the same state of the target.

@@ -9,6 +9,7 @@ import type { AppendRequest, ListQuery, MessageRepository, Page } from '../../do
 import { DELIVERY_MS, hear, messageFeedContract, type FeedFactory } from '../contracts/message-feed.contract'
 import { messageRepositoryContract, run } from '../contracts/message-repository.contract'
 import { playerGapContract } from '../contracts/player-gaps.contract'
+import { removalsContract } from '../contracts/removals.contract'
 import { requireRedis, startRedis, type TestRedis } from '../support/redis'
 import { eventually } from '../support/until'
 
@@ -83,6 +84,12 @@ describe('redis message store', function () {
   messageRepositoryContract('redis', factory)
   playerGapContract('redis', factory)
   messageFeedContract('redis', factory, { sharedByProcesses: true, canLose: true })
+  removalsContract('redis', async ({ onRemoved, ...bounds }) => {
+    const connection = connectRedis({ url: url() })
+    await connection.whenReady(5_000)
+    const store = createRedisMessageStore({ connection, prefix: freshPrefix(), ...bounds, onRemoved })
+    return { repo: store, close: () => closeAll([{ store, connection }]) }
+  })
 
   describe('several processes on one Redis', () => {
     const opened: Opened[] = []

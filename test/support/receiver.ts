@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { STAND_IN_HEADER } from './openapi-answers'
 
 /*
  * A local HTTP receiver for the outbound tests: it records every request
@@ -61,7 +62,7 @@ export const startReceiver = async (fallback: Reply = { status: 200 }): Promise<
       if (reply === 'hang') hanging.add(res)
       else if (reply === 'close') res.socket?.destroy()
       else {
-        res.writeHead(reply.status, { 'content-type': 'application/json', ...(reply.headers ?? {}) })
+        res.writeHead(reply.status, { 'content-type': 'application/json', [STAND_IN_HEADER]: '1', ...(reply.headers ?? {}) })
         res.end(reply.body ?? '')
       }
       for (const w of waiters.splice(0)) {

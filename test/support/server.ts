@@ -2,6 +2,7 @@ import type { RequestListener, Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import * as E from 'fp-ts/Either'
 import Koa from 'koa'
+import pino from 'pino'
 import type { AppDeps, Http } from '../../adapters/http/app'
 import { createGuardedServer, DEFAULT_TIMEOUTS, type ServerTimeouts } from '../../adapters/http/node-server'
 import { readConfig, type Config } from '../../composition/config'
@@ -20,6 +21,8 @@ export type TestServer = {
   readonly holding: () => number
   /** Messages the app sent to its log, to assert that details stay server-side. */
   readonly logged: Array<{ message: string; detail: unknown }>
+  /** Every line of its structured log (pino's JSON, at info unless the test asks for another level), parsed. */
+  readonly logLines: Array<Record<string, unknown>>
   readonly close: () => Promise<void>
 }
 
@@ -37,6 +40,8 @@ export type TestServerOptions = Partial<Omit<AppDeps, 'messages' | 'feed'>> & {
   readonly wrapStore?: (messages: MessageRepository) => MessageRepository
   /** The server's timeouts; the configuration's defaults otherwise. */
   readonly timeouts?: ServerTimeouts
+  /** Changes to the configuration itself (LOG_LEVEL, METRICS, METRICS_KEY, TRUST_PROXY, ...). */
+  readonly config?: Partial<Config>
 }
 
 const baseConfig = (): Config => {
@@ -52,14 +57,19 @@ const baseConfig = (): Config => {
  */
 export const startTestServer = async (options: TestServerOptions = {}): Promise<TestServer> => {
   const logged: Array<{ message: string; detail: unknown }> = []
-  const { store, autoReplyTemplate, via, wrapStore, timeouts, shutdown, ...adjustments } = options
+  const logLines: Array<Record<string, unknown>> = []
+  const { store, autoReplyTemplate, via, wrapStore, timeouts, shutdown, config: configured, ...adjustments } = options
   const config: Config = {
     ...baseConfig(),
     MAX_MESSAGES: store?.maxMessages ?? 1000,
     MAX_CHANNELS: store?.maxChannels ?? 100,
     AUTO_REPLY: autoReplyTemplate ?? DEFAULT_AUTO_REPLY_TEMPLATE,
+    ...configured,
   }
+  // The structured log kept in memory, one parsed object per line, rather than printed among the test results.
+  const logger = pino({ level: config.LOG_LEVEL }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) })
   const running = await startServer(config, {
+    logger,
     log: { error: (message, detail) => logged.push({ message, detail }) },
     mount: via ?? 'listener',
     timeouts: timeouts ?? DEFAULT_TIMEOUTS,
@@ -78,6 +88,7 @@ export const startTestServer = async (options: TestServerOptions = {}): Promise<
     http: running.http,
     holding: () => running.http.heldPolls() + running.http.openStreams(),
     logged,
+    logLines,
     close: () => {
       // Whatever a test left open is cut at once rather than given the shutdown's grace.
       running.server.closeAllConnections()

@@ -16,14 +16,15 @@ import { createRedisMessageStore } from '../adapters/redis/redis-message-store'
 import { createRedisOutboundQueues } from '../adapters/redis/redis-outbound-queues'
 import { createRedisRateLimiter } from '../adapters/redis/redis-rate-limiter'
 import { createLogger, type Pino } from '../adapters/telemetry/logger'
-import { createMetrics, type Metrics } from '../adapters/telemetry/metrics'
+import { createMetrics, type Metrics, type OutboundGauge } from '../adapters/telemetry/metrics'
 import type { RateLimiter } from '../domain/rate-limit'
 import { systemClock, systemTimer } from '../adapters/system/timer'
 import { autoReplyFromTemplate } from '../domain/auto-reply'
 import { defaultContentPolicy } from '../domain/content-policy'
 import type { IdempotencyKeys } from '../domain/idempotency'
 import type { MessageFeed, MessageRepository, RemovalObserver } from '../domain/message-repository'
-import type { OutboundQueues } from '../domain/outbound'
+import type { OutboundQueues, TargetStatus } from '../domain/outbound'
+import type { OutboundEvent } from '../application/deliver-outbound'
 import { effectiveConfig, type Config, type StoreName } from './config'
 import { OUTBOUND_SHUTDOWN_MS, routeOf, startOutbound } from './outbound'
 import { parseReplyRules } from './reply-rules-file'
@@ -250,6 +251,20 @@ export const packageVersion = (): string => {
 /** What the stores remove, counted (see RemovalObserver). */
 const countRemovals = (metrics: Metrics): RemovalObserver => (removed) => (removed.reason === 'evicted' ? metrics.evicted(removed.count) : metrics.cleared(removed.count))
 
+/** What the delivery loop does, counted. */
+const countDeliveries =
+  (metrics: Metrics) =>
+  (event: OutboundEvent): void => {
+    if (event._tag === 'Delivered') metrics.delivery(event.target, 'delivered')
+    else if (event._tag === 'Retried') metrics.delivery(event.target, 'retried')
+    else if (event._tag === 'Refused') metrics.delivery(event.target, 'refused')
+    else if (event._tag === 'Paused') metrics.paused(event.target)
+  }
+
+/** A target's queue as its gauges show it; nothing while the store cannot say. */
+const outboundGauge = (t: TargetStatus): ReadonlyArray<OutboundGauge> =>
+  t.stats === undefined ? [] : [{ target: t.name, queued: t.stats.queued, dropped: t.stats.dropped, paused: t.stats.delivery?.state === 'paused' }]
+
 /** Builds the ports and the HTTP adapter from a decoded configuration and starts listening. */
 export const startServer = async (config: Config, options: StartOptions = {}): Promise<RunningServer> => {
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT })
@@ -259,7 +274,9 @@ export const startServer = async (config: Config, options: StartOptions = {}): P
   const built = buildPorts(config, log, metrics === undefined ? undefined : countRemovals(metrics))
   const ports = metrics === undefined ? built : measuredPorts(built, metrics)
   if (config.WEBHOOKS.length > 0 && ports.outbound === undefined) throw new Error(`WEBHOOKS: the ${config.STORE} store keeps no outbound queues`)
-  const outbound = config.WEBHOOKS.length === 0 || ports.outbound === undefined ? undefined : startOutbound(config.WEBHOOKS, ports.outbound, log)
+  const outbound =
+    config.WEBHOOKS.length === 0 || ports.outbound === undefined ? undefined : startOutbound(config.WEBHOOKS, ports.outbound, log, metrics === undefined ? undefined : countDeliveries(metrics))
+  if (outbound !== undefined) metrics?.watchOutbound(async () => (await outbound.status()).flatMap(outboundGauge))
   const rules = replyRulesOf(config, readFile)
   const shutdown = new AbortController()
   const observe = httpObserver(logger, metrics, options.logger === undefined)

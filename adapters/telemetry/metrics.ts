@@ -43,7 +43,16 @@ export type Metrics = {
   readonly storeOperation: (operation: string, seconds: number, failed: boolean) => void
   /** Gauges read when scraped: what the server holds open, and whether its store answers. */
   readonly watch: (read: { readonly heldPolls: () => number; readonly openStreams: () => number; readonly storeUp: () => boolean }) => void
+  /** An attempt this process made to hand a message to an outbound target, by target (named by the configuration: a bounded set) and outcome. */
+  readonly delivery: (target: string, outcome: 'delivered' | 'retried' | 'refused') => void
+  /** A target paused by this process after failing again and again. */
+  readonly paused: (target: string) => void
+  /** Gauges of the outbound queues, read from the store when scraped (shared by every process on Redis). */
+  readonly watchOutbound: (read: () => Promise<ReadonlyArray<OutboundGauge>>) => void
 }
+
+/** What a scrape shows of one outbound target's queue. */
+export type OutboundGauge = { readonly target: string; readonly queued: number; readonly dropped: number; readonly paused: boolean }
 
 let processRegistry: Registry | undefined
 
@@ -166,6 +175,9 @@ export const createMetrics = (): Metrics => {
   const refusals = new Counter({ name: 'rms_refusals_total', help: 'Requests refused with 401, 403 or 429, by reason', labelNames: ['status', 'reason'], registers })
   const storeErrors = new Counter({ name: 'rms_store_errors_total', help: 'Store operations that failed (the store unavailable), by operation', labelNames: ['operation'], registers })
 
+  const deliveries = new Counter({ name: 'rms_outbound_attempts_total', help: 'Attempts to hand a message to an outbound target, by target and outcome (delivered, retried, refused for good)', labelNames: ['target', 'outcome'], registers })
+  const pauses = new Counter({ name: 'rms_outbound_pauses_total', help: 'Times an outbound target was paused after failing again and again', labelNames: ['target'], registers })
+
   // One series per label set, found by a key made once per request; the sets are bounded (see above).
   const requestSeries = new Map<string, Series>()
   const storeSeries = new Map<string, Series>()
@@ -195,6 +207,29 @@ export const createMetrics = (): Metrics => {
       }
       storeLatency.observe(series, seconds)
       if (failed) storeErrors.inc({ operation })
+    },
+    delivery: (target, outcome) => deliveries.inc({ target, outcome }),
+    paused: (target) => pauses.inc({ target }),
+    watchOutbound: (read) => {
+      // One read of the store per scrape, shared by the three gauges.
+      let reading: Promise<ReadonlyArray<OutboundGauge>> | undefined
+      const current = (): Promise<ReadonlyArray<OutboundGauge>> => {
+        reading ??= read().finally(() => setImmediate(() => (reading = undefined)))
+        return reading
+      }
+      const gauge = (name: string, help: string, value: (g: OutboundGauge) => number): void =>
+        void new Gauge({
+          name,
+          help,
+          labelNames: ['target'],
+          registers,
+          async collect() {
+            for (const g of await current()) this.set({ target: g.target }, value(g))
+          },
+        })
+      gauge('rms_outbound_queued', 'Messages queued for each outbound target now', (g) => g.queued)
+      gauge('rms_outbound_dropped', "Messages dropped from each outbound target's queue since it was made: overflow, refused for good, or left at a shutdown the store could not keep", (g) => g.dropped)
+      gauge('rms_outbound_paused', '1 while an outbound target is paused after failing again and again', (g) => (g.paused ? 1 : 0))
     },
     watch: (read) => {
       new Gauge({ name: 'rms_long_polls_held', help: 'Long polls held now', registers, collect() { this.set(read.heldPolls()) } })

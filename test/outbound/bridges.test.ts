@@ -82,6 +82,12 @@ describe('outbound: bridges through the real server', function () {
     expect(after429 - (hook.received[2]?.at ?? 0)).to.be.at.least(950)
     const target = (await status(server)).outbound.find((t) => t.name === 'hook')
     expect(target).to.deep.include({ kind: 'http', queued: 0, dropped: 0, state: 'idle', failures: 0 })
+    const metrics = await (await fetch(`${server.base}/metrics`)).text()
+    expect(metrics).to.include('rms_outbound_attempts_total{target="hook",outcome="delivered"} 8')
+    expect(metrics).to.include('rms_outbound_attempts_total{target="hook",outcome="retried"} 6')
+    expect(metrics).to.include('rms_outbound_queued{target="hook"} 0')
+    expect(metrics).to.include('rms_outbound_dropped{target="hook"} 0')
+    expect(metrics).to.include('rms_outbound_paused{target="hook"} 0')
   })
 
   it("posts to Discord in Discord's shape, escaped, with mentions disabled, as the player", async () => {
@@ -121,6 +127,10 @@ describe('outbound: bridges through the real server', function () {
     await send(server, 'Ann', 'hello')
     const paused = await eventuallyStatus(server, 'gone', (t) => t.state === 'paused', 'paused')
     expect(paused).to.deep.include({ queued: 1, failures: 3 })
+    const metrics = await (await fetch(`${server.base}/metrics`)).text()
+    expect(metrics).to.include('rms_outbound_paused{target="gone"} 1')
+    expect(metrics).to.include('rms_outbound_pauses_total{target="gone"} 1')
+    expect(metrics).to.include('rms_outbound_queued{target="gone"} 1')
     expect(paused.last_error).to.match(/^answered 404/)
     expect(Date.parse(paused.paused_until ?? '')).to.be.greaterThan(Date.now() + 500_000)
     expect(gone.received).to.have.length(3)

@@ -108,7 +108,7 @@ export const buildPorts = (config: Config, log: Logger = consoleLog): Ports => {
       const store = createMemoryMessageStore({
         maxMessages: config.MAX_MESSAGES,
         maxChannels: config.MAX_CHANNELS,
-        ...(config.WEBHOOKS.length === 0 ? {} : { onStored: outbound.offer }),
+        ...(config.WEBHOOKS.length === 0 ? {} : { onStored: outbound.offer, onRemoved: outbound.withdraw }),
       })
       return {
         messages: store,

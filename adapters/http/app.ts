@@ -177,6 +177,8 @@ export const createHttp = (deps: AppDeps): Http => {
   // Readers who ask the same at once share one read and one page (and so one JSON text): one message waking 5,000 polls costs one read.
   const store = shareReads({
     append: deps.messages.append,
+    remove: deps.messages.remove,
+    appendReply: deps.messages.appendReply,
     list: deps.messages.list,
     clear: deps.messages.clear,
     channels: deps.messages.channels,

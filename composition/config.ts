@@ -212,6 +212,8 @@ const VARIABLES = {
   ),
   WEBHOOKS_FILE: anyText,
   AUTO_REPLY_RULES: anyText,
+  ROBLOX_WEBHOOK_SECRET: anyText,
+  AUDIT_LOG_MAX: integerIn(1, 1_000_000),
 } as const
 
 export const DEFAULTS = {
@@ -272,6 +274,10 @@ export const DEFAULTS = {
   WEBHOOKS_FILE: undefined,
   /** A JSON file of reply rules, tried in order before AUTO_REPLY (see the README); none by default. */
   AUTO_REPLY_RULES: undefined,
+  /** The secret of the webhook on Roblox (Right to Erasure); without it POST /api/roblox/webhook is not set up. */
+  ROBLOX_WEBHOOK_SECRET: undefined,
+  /** Admin actions the audit log keeps, the oldest let go first. */
+  AUDIT_LOG_MAX: 10_000,
 } as const satisfies { [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
 
 export type Config = { readonly [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
@@ -302,6 +308,14 @@ export const readConfig = (env: NodeJS.ProcessEnv, readFile: FileReader = readUt
       const targets = raw.trim() === '' ? E.right([]) : parseTargets(raw, name)
       if (E.isLeft(targets)) problems.push(...targets.left)
       else config[name] = targets.right
+      continue
+    }
+    if (name === 'ROBLOX_WEBHOOK_SECRET') {
+      // Roblox lets a webhook's secret be anything; one this short would sign nothing worth trusting. Never repeated.
+      const secret = raw.trim()
+      if (secret !== '' && (secret.length < 16 || secret.length > 1024 || /\s/.test(secret)))
+        problems.push(`${name} must be 16–1024 characters without spaces, the same as the webhook's secret on Roblox (generate one with: openssl rand -hex 32); the value given is not shown`)
+      else config[name] = secret === '' ? undefined : secret
       continue
     }
     if (name === 'STREAM_TOKEN_SECRET') {

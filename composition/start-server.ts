@@ -5,20 +5,26 @@ import type { AddressInfo } from 'node:net'
 import { appOf, bodyLimitFor, createHttp, type AppDeps, type Http, type Logger } from '../adapters/http/app'
 import { ADMIN_SCOPES, createAuth, PLAIN_SCOPES, type KeyConfig } from '../adapters/http/auth'
 import { createGuardedServer, type ServerTimeouts } from '../adapters/http/node-server'
+import { createMemoryAuditLog } from '../adapters/memory/memory-audit-log'
 import { createMemoryIdempotencyKeys } from '../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore } from '../adapters/memory/memory-message-store'
 import { createMemoryOutboundQueues } from '../adapters/memory/memory-outbound-queues'
+import { createMemoryMutes } from '../adapters/memory/memory-mutes'
 import { createMemoryRateLimiter } from '../adapters/memory/memory-rate-limiter'
 import { connectRedis } from '../adapters/redis/connection'
+import { createRedisAuditLog } from '../adapters/redis/redis-audit-log'
 import { createRedisIdempotencyKeys } from '../adapters/redis/redis-idempotency-keys'
 import { createRedisMessageStore } from '../adapters/redis/redis-message-store'
+import { createRedisMutes } from '../adapters/redis/redis-mutes'
 import { createRedisOutboundQueues } from '../adapters/redis/redis-outbound-queues'
 import { createRedisRateLimiter } from '../adapters/redis/redis-rate-limiter'
 import type { RateLimiter } from '../domain/rate-limit'
 import { systemClock, systemTimer } from '../adapters/system/timer'
 import { autoReplyFromTemplate } from '../domain/auto-reply'
 import { defaultContentPolicy } from '../domain/content-policy'
+import type { AuditLog } from '../domain/audit-log'
 import type { IdempotencyKeys } from '../domain/idempotency'
+import type { Mutes } from '../domain/mutes'
 import type { MessageFeed, MessageRepository } from '../domain/message-repository'
 import type { OutboundQueues } from '../domain/outbound'
 import type { Config, StoreName } from './config'
@@ -43,6 +49,9 @@ export type Ports = {
   readonly rateLimiter: (scope: 'player' | 'client' | 'reply') => RateLimiter
   /** Which store, and whether it answers now (a networked store may be away). */
   readonly status: () => { readonly store: StoreName; readonly available: boolean }
+  /** The mutes every send is checked against, and the audit log of admin actions, kept by the store. */
+  readonly mutes: Mutes
+  readonly audit: AuditLog
   /** The queues of the outbound targets (WEBHOOKS), kept by the store, and whether they outlive this process; absent when the store keeps none. */
   readonly outbound?: { readonly queues: OutboundQueues; readonly durable: boolean }
   /** Lets go of connections; the store's data stays where it is kept. */
@@ -113,6 +122,8 @@ export const buildPorts = (config: Config, log: Logger = consoleLog): Ports => {
       return {
         messages: store,
         feed: store,
+        mutes: createMemoryMutes(),
+        audit: createMemoryAuditLog({ maxEntries: config.AUDIT_LOG_MAX }),
         outbound: { queues: outbound, durable: false },
         idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: config.IDEMPOTENCY_KEYS_MAX, retentionMs: IDEMPOTENCY_RETENTION_MS }),
         rateLimiter: () => createMemoryRateLimiter({ maxKeys: RATE_LIMIT_KEYS_MAX }),
@@ -133,14 +144,18 @@ export const buildPorts = (config: Config, log: Logger = consoleLog): Ports => {
         log: (m, d) => log.error(m, d),
       })
       const outbound = createRedisOutboundQueues({ connection, prefix, routes, heard: store.heard, decode: store.decodeQueued, log: (m, d) => log.error(m, d) })
+      const mutes = createRedisMutes({ connection, prefix, log: (m, d) => log.error(m, d) })
       return {
         messages: store,
         feed: store,
+        mutes,
+        audit: createRedisAuditLog({ connection, prefix, maxEntries: config.AUDIT_LOG_MAX, log: (m, d) => log.error(m, d) }),
         outbound: { queues: outbound, durable: true },
         idempotencyKeys: createRedisIdempotencyKeys({ connection, prefix, maxKeys: config.IDEMPOTENCY_KEYS_MAX, retentionMs: IDEMPOTENCY_RETENTION_MS }),
         rateLimiter: (scope) => createRedisRateLimiter({ connection, prefix: `${prefix}:${scope}` }),
         status: () => ({ store: 'redis', available: connection.ready() }),
         close: async () => {
+          await mutes.close()
           await store.close()
           await connection.close()
         },
@@ -171,6 +186,9 @@ export const httpDeps = (config: Config, ports: Ports, shutdown: AbortSignal, lo
   ...(config.PLAYER_RATE_LIMIT === undefined ? {} : { playerRateLimit: { limiter: ports.rateLimiter('player'), limit: config.PLAYER_RATE_LIMIT } }),
   ...(config.CLIENT_RATE_LIMIT === undefined ? {} : { clientRateLimit: { limiter: ports.rateLimiter('client'), limit: config.CLIENT_RATE_LIMIT } }),
   status: ports.status,
+  mutes: ports.mutes,
+  audit: ports.audit,
+  ...(config.ROBLOX_WEBHOOK_SECRET === undefined ? {} : { robloxWebhookSecret: config.ROBLOX_WEBHOOK_SECRET }),
   auth: createAuth({
     keys: keysOf(config),
     tokenSeconds: config.STREAM_TOKEN_SECONDS,

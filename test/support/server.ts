@@ -37,6 +37,8 @@ export type TestServerOptions = Partial<Omit<AppDeps, 'messages' | 'feed'>> & {
   readonly wrapStore?: (messages: MessageRepository) => MessageRepository
   /** The server's timeouts; the configuration's defaults otherwise. */
   readonly timeouts?: ServerTimeouts
+  /** Configuration past the defaults (the store: STORE=redis with its URL and a prefix of the test's own, say). */
+  readonly config?: Partial<Config>
 }
 
 const baseConfig = (): Config => {
@@ -52,12 +54,13 @@ const baseConfig = (): Config => {
  */
 export const startTestServer = async (options: TestServerOptions = {}): Promise<TestServer> => {
   const logged: Array<{ message: string; detail: unknown }> = []
-  const { store, autoReplyTemplate, via, wrapStore, timeouts, shutdown, ...adjustments } = options
+  const { store, autoReplyTemplate, via, wrapStore, timeouts, shutdown, config: configured, ...adjustments } = options
   const config: Config = {
     ...baseConfig(),
     MAX_MESSAGES: store?.maxMessages ?? 1000,
     MAX_CHANNELS: store?.maxChannels ?? 100,
     AUTO_REPLY: autoReplyTemplate ?? DEFAULT_AUTO_REPLY_TEMPLATE,
+    ...configured,
   }
   const running = await startServer(config, {
     log: { error: (message, detail) => logged.push({ message, detail }) },

@@ -13,7 +13,9 @@ import type { StoreUnavailable } from './message-repository'
  *   store in memory, the Redis store in Redis, where the queue survives a
  *   restart and every process shares it): the store queues a message in the
  *   same step that stores it, so a send never waits for a delivery, no
- *   message is queued twice, and every queue is in id order.
+ *   message is queued twice, and every queue is in id order. A removal
+ *   takes what it removed off every queue in the step that removes it: a
+ *   message removed before its delivery is never delivered.
  * - `Deliverer`, one per target kind (adapters/outbound/: a webhook over
  *   HTTP, a Discord webhook, Roblox Open Cloud's MessagingService): hands one
  *   message to the target and says what came of it.

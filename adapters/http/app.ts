@@ -300,8 +300,11 @@ export const createHttp = (deps: AppDeps): Http => {
     }
   })()
   /** A moderation route on an app built without the mutes and audit ports: it says so. */
-  const notModerated: Handler = (req, res) =>
+  const notModerated: Handler = (req, res) => {
+    // A route that reads a body, refused before reading it: the rest is thrown away, so the connection can serve the next request.
+    discardRest(req)
     refuse(req, res, { _tag: 'NotConfigured', what: 'moderation', setUp: 'build the app with the mutes and audit ports (startServer does, for either store)' })
+  }
   const moderated = (pick: (handlers: NonNullable<typeof moderation>['handlers']) => Handler): Handler =>
     moderation === undefined ? notModerated : pick(moderation.handlers)
   const webhook: Handler =
@@ -311,6 +314,7 @@ export const createHttp = (deps: AppDeps): Http => {
   /** Refuses (answering true) a key limited to channels: moderation acts on every channel at once. */
   const refusedLimitedKey = (req: IncomingMessage, res: ServerResponse, identity: Identity): boolean => {
     if (identity._tag !== 'Key' || identity.key.channels === undefined) return false
+    discardRest(req)
     refuse(req, res, { _tag: 'Forbidden', reason: `the key ${identity.key.label} is limited to some channels: removing, erasing and muting act on every channel, and need an admin key for all of them` })
     return true
   }

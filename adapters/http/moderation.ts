@@ -16,7 +16,7 @@ import type { Call } from './app'
 import type { Answers, Logger } from './answers'
 import type { Identity } from './auth'
 import { AuditQuery, decode, EraseBody, parseMessageIdParam, type muteBodyCodec } from './codecs'
-import { hasBody, readJsonBody } from './json-body'
+import { discardRest, hasBody, readJsonBody } from './json-body'
 import type { Wire } from './wire'
 import typeis from 'type-is'
 import type * as t from 'io-ts'
@@ -110,7 +110,10 @@ export const moderationHandlers = (deps: ModerationDeps) => {
       if (required === undefined) return {}
       return void refuse(req, res, { _tag: 'InvalidRequest', error: `the request body is required: a JSON object such as ${required}` })
     }
-    if (!typeis(req, JSON_TYPES)) return void refuse(req, res, { _tag: 'UnsupportedMediaType', error: 'the request body must be JSON, sent with Content-Type: application/json' })
+    if (!typeis(req, JSON_TYPES)) {
+      discardRest(req)
+      return void refuse(req, res, { _tag: 'UnsupportedMediaType', error: 'the request body must be JSON, sent with Content-Type: application/json' })
+    }
     const read = await readJsonBody(req, deps.bodyLimit)
     if (!read.ok) return void refuse(req, res, read.refusal)
     if (read.value === undefined && required === undefined) return {}

@@ -6,10 +6,13 @@ import type {
   ChannelLimitReached,
   ClearScope,
   Conversation,
+  LateReply,
   ListQuery,
   MessageFeed,
+  MessageNotFound,
   MessageRepository,
   Page,
+  RemovalRequest,
   StoreUnavailable,
 } from '../domain/message-repository'
 
@@ -248,27 +251,52 @@ export const shareReads = (repo: MessageRepository & MessageFeed, options: Share
     return shared.settled
   }
 
+  /** A message stored through the wrapper, `newest` the last id stored in the channel. */
+  const storedIn = (channel: ChannelName, newest: number): void => {
+    const holding = byChannel.get(channel)
+    if (holding === undefined) return
+    // Unless the feed has told of it already (the memory store's does, before the append resolves), which moved the generation on then.
+    for (const w of holding) {
+      if (w.lastHeard === newest) continue
+      w.lastHeard = Number.NaN
+      changed(w)
+    }
+  }
+
   const appended = (result: E.Either<StoreUnavailable | ChannelLimitReached, Conversation>) => {
     if (E.isLeft(result)) {
       // An unavailable store may still have stored it (a request that timed out): every channel is treated as changed.
       if (result.left._tag === 'StoreUnavailable') changedEverywhere()
       return result
     }
-    const holding = byChannel.get(result.right.message.channel)
-    if (holding === undefined) return result
-    // Unless the feed has told of it already (the memory store's does, before the append resolves), which moved the generation on then.
-    const newest = result.right.reply?.id ?? result.right.message.id
-    for (const w of holding) {
-      if (w.lastHeard === newest) continue
-      w.lastHeard = Number.NaN
-      changed(w)
+    storedIn(result.right.message.channel, result.right.reply?.id ?? result.right.message.id)
+    return result
+  }
+
+  // A removal appends an entry to each channel it touched, a message like any other: the pages from before it are let go.
+  const removed = (result: E.Either<StoreUnavailable | MessageNotFound, ReadonlyArray<Message>>) => {
+    if (E.isLeft(result)) {
+      if (result.left._tag === 'StoreUnavailable') changedEverywhere()
+      return result
     }
+    for (const entry of result.right) storedIn(entry.channel, entry.id)
+    return result
+  }
+
+  const repliedLate = (result: E.Either<StoreUnavailable | MessageNotFound, Message>) => {
+    if (E.isLeft(result)) {
+      if (result.left._tag === 'StoreUnavailable') changedEverywhere()
+      return result
+    }
+    storedIn(result.right.channel, result.right.id)
     return result
   }
 
   return {
     // No closure per send beyond the task itself: the channel changed is read from the answer.
     append: (request: AppendRequest) => () => repo.append(request)().then(appended),
+    remove: (request: RemovalRequest) => () => repo.remove(request)().then(removed),
+    appendReply: (late: LateReply) => () => repo.appendReply(late)().then(repliedLate),
     list: (query) => () => read(query),
     clear: (scope: ClearScope): TE.TaskEither<StoreUnavailable, void> => () =>
       repo.clear(scope)().then((result) => {

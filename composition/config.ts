@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { DEFAULT_AUTO_REPLY_TEMPLATE } from '../domain/auto-reply'
 import type { RateLimit } from '../domain/rate-limit'
 import { parseReplyRules } from './reply-rules-file'
-import { parseTargets, type TargetConfig } from './webhooks'
+import { describeTarget, parseTargets, type TargetConfig } from './webhooks'
 
 /*
  * Configuration comes from the environment and is decoded once, at start-up.
@@ -243,6 +243,8 @@ const VARIABLES = {
   LOG_FORMAT: oneOf(['json', 'pretty'] as const, ''),
   METRICS: onOff,
   METRICS_KEY: anyText,
+  ROBLOX_WEBHOOK_SECRET: anyText,
+  AUDIT_LOG_MAX: integerIn(1, 1_000_000),
 } as const
 
 export const DEFAULTS = {
@@ -311,6 +313,10 @@ export const DEFAULTS = {
   METRICS: true as boolean,
   /** When set, GET /metrics needs it as Authorization: Bearer <key>. */
   METRICS_KEY: undefined,
+  /** The secret of the webhook on Roblox (Right to Erasure); without it POST /api/roblox/webhook is not set up. */
+  ROBLOX_WEBHOOK_SECRET: undefined,
+  /** Admin actions the audit log keeps, the oldest let go first. */
+  AUDIT_LOG_MAX: 10_000,
 } as const satisfies { [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
 
 export type Config = { readonly [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
@@ -358,6 +364,8 @@ export const MEANINGS: { readonly [K in keyof Config]: string } = {
   LOG_FORMAT: 'json (a line per event, for a log system) or pretty (for a terminal)',
   METRICS: 'on serves Prometheus metrics at /metrics; off measures nothing',
   METRICS_KEY: 'when set, /metrics needs it as Authorization: Bearer <key>; at least 16 characters',
+  ROBLOX_WEBHOOK_SECRET: "the secret of the experience's webhook on Roblox (Right to Erasure); without it POST /api/roblox/webhook is off",
+  AUDIT_LOG_MAX: 'admin actions the audit log keeps, the oldest let go first',
 }
 
 /** A setting's default as it would be written in the environment; empty when it has none. */
@@ -399,6 +407,14 @@ export const readConfig = (
       const targets = raw.trim() === '' ? E.right([]) : parseTargets(raw, named)
       if (E.isLeft(targets)) problems.push(...targets.left)
       else config[name] = targets.right
+      continue
+    }
+    if (name === 'ROBLOX_WEBHOOK_SECRET') {
+      // Roblox lets a webhook's secret be anything; one this short would sign nothing worth trusting. Never repeated.
+      const secret = raw.trim()
+      if (secret !== '' && (secret.length < 16 || secret.length > 1024 || /\s/.test(secret)))
+        problems.push(`${name} must be 16–1024 characters without spaces, the same as the webhook's secret on Roblox (generate one with: openssl rand -hex 32); the value given is not shown`)
+      else config[name] = secret === '' ? undefined : secret
       continue
     }
     if (name === 'STREAM_TOKEN_SECRET') {
@@ -504,6 +520,9 @@ export const effectiveConfig = (config: Config): Readonly<Record<keyof Config, u
   shown.METRICS_KEY = config.METRICS_KEY === undefined ? '(none)' : '(set, not shown)'
   shown.REDIS_URL = withoutPassword(config.REDIS_URL)
   shown.BLOCKED_WORDS = `(${config.BLOCKED_WORDS.length} words, not shown)`
+  shown.ROBLOX_WEBHOOK_SECRET = config.ROBLOX_WEBHOOK_SECRET === undefined ? '(none)' : '(set, not shown)'
+  // Each target's name, kind and address, its secrets (a signing secret, an Open Cloud key, a Discord URL's token) masked.
+  shown.WEBHOOKS = config.WEBHOOKS.map(describeTarget)
   return shown
 }
 

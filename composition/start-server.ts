@@ -6,13 +6,17 @@ import { join } from 'node:path'
 import { appOf, bodyLimitFor, createHttp, type AppDeps, type Http, type Logger } from '../adapters/http/app'
 import { ADMIN_SCOPES, createAuth, PLAIN_SCOPES, type KeyConfig } from '../adapters/http/auth'
 import { createGuardedServer, type ServerTimeouts } from '../adapters/http/node-server'
+import { createMemoryAuditLog } from '../adapters/memory/memory-audit-log'
 import { createMemoryIdempotencyKeys } from '../adapters/memory/memory-idempotency-keys'
 import { createMemoryMessageStore } from '../adapters/memory/memory-message-store'
 import { createMemoryOutboundQueues } from '../adapters/memory/memory-outbound-queues'
+import { createMemoryMutes } from '../adapters/memory/memory-mutes'
 import { createMemoryRateLimiter } from '../adapters/memory/memory-rate-limiter'
 import { connectRedis } from '../adapters/redis/connection'
+import { createRedisAuditLog } from '../adapters/redis/redis-audit-log'
 import { createRedisIdempotencyKeys } from '../adapters/redis/redis-idempotency-keys'
 import { createRedisMessageStore } from '../adapters/redis/redis-message-store'
+import { createRedisMutes } from '../adapters/redis/redis-mutes'
 import { createRedisOutboundQueues } from '../adapters/redis/redis-outbound-queues'
 import { createRedisRateLimiter } from '../adapters/redis/redis-rate-limiter'
 import { createLogger, type Pino } from '../adapters/telemetry/logger'
@@ -21,8 +25,10 @@ import type { RateLimiter } from '../domain/rate-limit'
 import { systemClock, systemTimer } from '../adapters/system/timer'
 import { autoReplyFromTemplate } from '../domain/auto-reply'
 import { defaultContentPolicy } from '../domain/content-policy'
+import type { AuditLog } from '../domain/audit-log'
 import type { IdempotencyKeys } from '../domain/idempotency'
-import type { MessageFeed, MessageRepository, RemovalObserver } from '../domain/message-repository'
+import type { Mutes } from '../domain/mutes'
+import type { DiscardObserver, MessageFeed, MessageRepository } from '../domain/message-repository'
 import type { OutboundQueues, TargetStatus } from '../domain/outbound'
 import type { OutboundEvent } from '../application/deliver-outbound'
 import { effectiveConfig, type Config, type StoreName } from './config'
@@ -48,6 +54,9 @@ export type Ports = {
   readonly rateLimiter: (scope: 'player' | 'client' | 'reply') => RateLimiter
   /** Which store, and whether it answers now (a networked store may be away). */
   readonly status: () => { readonly store: StoreName; readonly available: boolean }
+  /** The mutes every send is checked against, and the audit log of admin actions, kept by the store. */
+  readonly mutes: Mutes
+  readonly audit: AuditLog
   /** The queues of the outbound targets (WEBHOOKS), kept by the store, and whether they outlive this process; absent when the store keeps none. */
   readonly outbound?: { readonly queues: OutboundQueues; readonly durable: boolean }
   /** Lets go of connections; the store's data stays where it is kept. */
@@ -110,8 +119,8 @@ const consoleLog: Logger = { error: (message, detail) => console.error(message, 
  * background: a Redis that is away at start-up is retried like one that
  * went away, and meanwhile every port answers StoreUnavailable at once.
  */
-export const buildPorts = (config: Config, log: Logger = consoleLog, onRemoved?: RemovalObserver): Ports => {
-  const removals = onRemoved === undefined ? {} : { onRemoved }
+export const buildPorts = (config: Config, log: Logger = consoleLog, onDiscarded?: DiscardObserver): Ports => {
+  const discards = onDiscarded === undefined ? {} : { onDiscarded }
   switch (config.STORE) {
     case 'memory': {
       // The store queues each message for the targets that want it in the step that stores it.
@@ -119,12 +128,14 @@ export const buildPorts = (config: Config, log: Logger = consoleLog, onRemoved?:
       const store = createMemoryMessageStore({
         maxMessages: config.MAX_MESSAGES,
         maxChannels: config.MAX_CHANNELS,
-        ...(config.WEBHOOKS.length === 0 ? {} : { onStored: outbound.offer }),
-        ...removals,
+        ...(config.WEBHOOKS.length === 0 ? {} : { onStored: outbound.offer, onRemoved: outbound.withdraw }),
+        ...discards,
       })
       return {
         messages: store,
         feed: store,
+        mutes: createMemoryMutes(),
+        audit: createMemoryAuditLog({ maxEntries: config.AUDIT_LOG_MAX }),
         outbound: { queues: outbound, durable: false },
         idempotencyKeys: createMemoryIdempotencyKeys({ maxKeys: config.IDEMPOTENCY_KEYS_MAX, retentionMs: IDEMPOTENCY_RETENTION_MS }),
         rateLimiter: () => createMemoryRateLimiter({ maxKeys: RATE_LIMIT_KEYS_MAX }),
@@ -143,17 +154,21 @@ export const buildPorts = (config: Config, log: Logger = consoleLog, onRemoved?:
         maxChannels: config.MAX_CHANNELS,
         outbound: routes,
         log: (m, d) => log.error(m, d),
-        ...removals,
+        ...discards,
       })
       const outbound = createRedisOutboundQueues({ connection, prefix, routes, heard: store.heard, decode: store.decodeQueued, log: (m, d) => log.error(m, d) })
+      const mutes = createRedisMutes({ connection, prefix, log: (m, d) => log.error(m, d) })
       return {
         messages: store,
         feed: store,
+        mutes,
+        audit: createRedisAuditLog({ connection, prefix, maxEntries: config.AUDIT_LOG_MAX, log: (m, d) => log.error(m, d) }),
         outbound: { queues: outbound, durable: true },
         idempotencyKeys: createRedisIdempotencyKeys({ connection, prefix, maxKeys: config.IDEMPOTENCY_KEYS_MAX, retentionMs: IDEMPOTENCY_RETENTION_MS }),
         rateLimiter: (scope) => createRedisRateLimiter({ connection, prefix: `${prefix}:${scope}` }),
         status: () => ({ store: 'redis', available: connection.ready() }),
         close: async () => {
+          await mutes.close()
           await store.close()
           await connection.close()
         },
@@ -184,6 +199,9 @@ export const httpDeps = (config: Config, ports: Ports, shutdown: AbortSignal, lo
   ...(config.PLAYER_RATE_LIMIT === undefined ? {} : { playerRateLimit: { limiter: ports.rateLimiter('player'), limit: config.PLAYER_RATE_LIMIT } }),
   ...(config.CLIENT_RATE_LIMIT === undefined ? {} : { clientRateLimit: { limiter: ports.rateLimiter('client'), limit: config.CLIENT_RATE_LIMIT } }),
   status: ports.status,
+  mutes: ports.mutes,
+  audit: ports.audit,
+  ...(config.ROBLOX_WEBHOOK_SECRET === undefined ? {} : { robloxWebhookSecret: config.ROBLOX_WEBHOOK_SECRET }),
   auth: createAuth({
     keys: keysOf(config),
     tokenSeconds: config.STREAM_TOKEN_SECONDS,
@@ -248,8 +266,8 @@ export const packageVersion = (): string => {
   return '0.0.0'
 }
 
-/** What the stores remove, counted (see RemovalObserver). */
-const countRemovals = (metrics: Metrics): RemovalObserver => (removed) => (removed.reason === 'evicted' ? metrics.evicted(removed.count) : metrics.cleared(removed.count))
+/** What the stores discard, counted (see DiscardObserver). */
+const countDiscards = (metrics: Metrics): DiscardObserver => (discarded) => (discarded.reason === 'evicted' ? metrics.evicted(discarded.count) : metrics.cleared(discarded.count))
 
 /** What the delivery loop does, counted. */
 const countDeliveries =
@@ -271,7 +289,7 @@ export const startServer = async (config: Config, options: StartOptions = {}): P
   const log = options.log ?? errorLog(logger)
   const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'))
   const metrics = config.METRICS ? createMetrics() : undefined
-  const built = buildPorts(config, log, metrics === undefined ? undefined : countRemovals(metrics))
+  const built = buildPorts(config, log, metrics === undefined ? undefined : countDiscards(metrics))
   const ports = metrics === undefined ? built : measuredPorts(built, metrics)
   if (config.WEBHOOKS.length > 0 && ports.outbound === undefined) throw new Error(`WEBHOOKS: the ${config.STORE} store keeps no outbound queues`)
   const outbound =

@@ -80,9 +80,21 @@ export const measuredPorts = (ports: Ports, metrics: Metrics): Ports => {
         return result
       })
     }
-  const { messages, idempotencyKeys, rateLimiter } = ports
+  const { messages, idempotencyKeys, rateLimiter, mutes, audit } = ports
   return {
     ...ports,
+    // noneInForce is a read of this process's own copy, no store call: it passes through unmeasured.
+    mutes: {
+      put: (mute) => timed('mute_put', mutes.put(mute)),
+      lift: (playerName, now) => timed('mute_lift', mutes.lift(playerName, now)),
+      inForce: (now) => timed('mutes_in_force', mutes.inForce(now)),
+      find: (sender, now) => timed('mute_find', mutes.find(sender, now)),
+      noneInForce: mutes.noneInForce,
+    },
+    audit: {
+      record: (record) => timed('audit_record', audit.record(record)),
+      read: (query) => timed('audit_read', audit.read(query)),
+    },
     messages: {
       append: (request) =>
         timed('append', messages.append(request), (conversation) => {
@@ -92,6 +104,8 @@ export const measuredPorts = (ports: Ports, metrics: Metrics): Ports => {
       list: (query) => timed('list', messages.list(query)),
       clear: (scope) => timed('clear', messages.clear(scope)),
       channels: () => timed('channels', messages.channels()),
+      remove: (request) => timed('remove', messages.remove(request)),
+      appendReply: (reply) => timed('append_reply', messages.appendReply(reply), () => metrics.stored('reply', 1)),
     },
     idempotencyKeys: {
       claim: (key, fingerprint) => timed('idempotency_claim', idempotencyKeys.claim(key, fingerprint)),

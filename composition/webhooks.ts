@@ -1,4 +1,5 @@
 import * as E from 'fp-ts/Either'
+import type { MessageType } from '../domain/message'
 
 /*
  * The outbound targets as configured (WEBHOOKS, or WEBHOOKS_FILE): a JSON
@@ -14,7 +15,7 @@ export type TargetKind = (typeof TARGET_KINDS)[number]
 type Common = {
   readonly name: string
   readonly channels?: ReadonlyArray<string>
-  readonly types?: ReadonlyArray<'player' | 'reply'>
+  readonly types?: ReadonlyArray<MessageType>
   readonly maxQueue: number
   readonly timeoutMs: number
   readonly retryBaseMs: number
@@ -113,7 +114,10 @@ const parseTarget = (raw: unknown, where: string): E.Either<ReadonlyArray<string
     return undefined
   }
   const channels = list('channels', (s): s is string => CHANNEL.test(s), 'channel names (1–32 of A–Z a–z 0–9 _ -)')
-  const types = list('types', (s): s is 'player' | 'reply' => s === 'player' || s === 'reply', 'message types (player, reply)')
+  const types = list('types', (s): s is MessageType => s === 'player' || s === 'reply' || s === 'removal', 'message types (player, reply, removal)')
+  // A Discord webhook can only post: a removal would show as an empty message from Server, and never take the post down.
+  if (kind === 'discord' && types?.includes('removal') === true)
+    problems.push(`${at}: types may not include removal for a discord target: a Discord webhook cannot take down what it posted (use an http target to act on removals)`)
   const retryBaseMs = whole('retry_base_ms', 10, 3_600_000, TARGET_DEFAULTS.retry_base_ms)
   const retryMaxMs = whole('retry_max_ms', 10, 86_400_000, TARGET_DEFAULTS.retry_max_ms)
   if (retryMaxMs < retryBaseMs) problems.push(`${at}: retry_max_ms must be at least retry_base_ms`)

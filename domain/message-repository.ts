@@ -34,7 +34,7 @@ export type Page = {
   readonly nextAfter: MessageId
   /** More matches after `nextAfter` are stored right now. */
   readonly hasMore: boolean
-  /** Matches after the cursor were evicted or cleared before this reader saw them. */
+  /** Matches after the cursor were evicted or cleared before this reader saw them (never for a removal: its entry says what went). */
   readonly gap: boolean
 }
 
@@ -49,6 +49,7 @@ export type Conversation = { readonly message: Message; readonly reply?: Message
 
 export type ChannelSummary = {
   readonly channel: ChannelName
+  /** Entries held: messages, replies and removal entries. */
   readonly count: number
   /** The newest id in the channel, or undefined when it is empty. */
   readonly newestId?: MessageId
@@ -56,23 +57,81 @@ export type ChannelSummary = {
 
 export type StoreUnavailable = { readonly _tag: 'StoreUnavailable'; readonly detail: string }
 export type ChannelLimitReached = { readonly _tag: 'ChannelLimitReached'; readonly max: number }
+/** No message (a player's or a reply) with this id is stored: never sent, evicted, cleared, removed, or a removal entry's id. */
+export type MessageNotFound = { readonly _tag: 'MessageNotFound'; readonly id: MessageId }
+
+/**
+ * What a removal takes out of the history, with the replies to what it takes:
+ * one message (in its channel), or in every channel everything a player
+ * wrote (by name in any case, and by user id too when one is given), or
+ * everything sent with a Roblox user id (Roblox's Right to Erasure names
+ * only the id).
+ */
+export type RemovalScope =
+  | { readonly _tag: 'Message'; readonly id: MessageId }
+  | { readonly _tag: 'Player'; readonly name: string; readonly userId?: number }
+  | { readonly _tag: 'User'; readonly userId: number }
+
+/** A removal, and when it was asked for (the removal entries' timestamp; clamped, like every timestamp, to follow id order). */
+export type RemovalRequest = { readonly scope: RemovalScope; readonly sentAt: number }
+
+/** A reply stored after the fact (a model's, say) to a message still stored, in that message's channel. */
+export type LateReply = {
+  readonly channel: ChannelName
+  readonly replyTo: MessageId
+  readonly playerName: PlayerName
+  readonly text: MessageText
+  readonly sentAt: number
+}
 
 export type MessageRepository = {
   /** Assigns ids that strictly increase in the order messages are stored and are never reused, not even after a clear. */
   readonly append: (request: AppendRequest) => TE.TaskEither<StoreUnavailable | ChannelLimitReached, Conversation>
+  /**
+   * Takes what the scope names out of the history, and appends to each
+   * channel it touched a removal entry (`type: 'removal'`, `removes`: the
+   * ids taken out, ascending) with an id of its own from the same counter,
+   * told on the feed like any message. Nothing else changes: a removal is
+   * not an eviction, so no reader is told of a gap for it (a reader whose
+   * cursor is before the removal entry reads the entry instead), and the
+   * entry counts toward the channel's bound like any entry. From then on a
+   * list without a cursor shows neither what was removed nor the entry; a
+   * list after a cursor shows the entry, to every reader of the channel
+   * (those reading one player's messages too), and never what it removed.
+   * Each channel's removal is atomic. Resolves with the entries appended,
+   * one per channel touched, their ids in the order of the channels' names:
+   * none when nothing matched a player or user
+   * (asking again is harmless), MessageNotFound when the one message is not
+   * stored.
+   */
+  readonly remove: (request: RemovalRequest) => TE.TaskEither<StoreUnavailable | MessageNotFound, ReadonlyArray<Message>>
+  /**
+   * Stores a reply to a message already stored, in its channel, with the
+   * next id, told on the feed like any message; MessageNotFound when the
+   * message it answers is no longer stored (atomically: never a reply to a
+   * message removed meanwhile). Removing that message later removes the
+   * reply with it.
+   */
+  readonly appendReply: (reply: LateReply) => TE.TaskEither<StoreUnavailable | MessageNotFound, Message>
   readonly list: (query: ListQuery) => TE.TaskEither<StoreUnavailable, Page>
   readonly clear: (scope: ClearScope) => TE.TaskEither<StoreUnavailable, void>
+  /** Channels holding entries, with how many they hold (removal entries count, as toward the bound) and the newest id. */
   readonly channels: () => TE.TaskEither<StoreUnavailable, ReadonlyArray<ChannelSummary>>
 }
 
 /**
- * What a store tells of the messages it removed, for the metrics: the oldest
- * of a full channel evicted by an append, or everything a clear removed. A
- * store shared by processes tells each process of what its own calls removed.
+ * What a store tells of the messages it discarded, for the metrics: the
+ * oldest of a full channel evicted by an append, or everything a clear
+ * removed (a moderator's removal is not a discard: its entry says what went).
+ * A store shared by processes tells each process of what its own calls discarded.
  */
-export type RemovalObserver = (removed: { readonly reason: 'evicted' | 'cleared'; readonly count: number }) => void
+export type DiscardObserver = (discarded: { readonly reason: 'evicted' | 'cleared'; readonly count: number }) => void
 
-/** The channels to hear (one or more, each named once) and, optionally, the one player whose messages are wanted in them. */
+/**
+ * The channels to hear (one or more, each named once) and, optionally, the
+ * one player whose messages are wanted in them; a player's listener hears
+ * every removal entry of its channels too (an entry names no player).
+ */
 export type FeedFilter = { readonly channels: ReadonlyArray<ChannelName>; readonly player?: string }
 
 /**
@@ -86,7 +145,7 @@ export type FeedFilter = { readonly channels: ReadonlyArray<ChannelName>; readon
  * - **Every message, once, in order.** While subscribed, a listener hears
  *   every message stored for its filter (in any of its channels; with
  *   `player`, only that player's messages, the name matched
- *   case-insensitively) after `subscribe` returned, each exactly once, in id
+ *   case-insensitively, and every removal entry) after `subscribe` returned, each exactly once, in id
  *   order across all its channels. It may also hear some stored just before:
  *   a follower ignores an id at or below its cursor.
  * - **Not necessarily at once.** Delivery may come after `append` resolves

@@ -16,8 +16,17 @@ export type ChannelName = Brand<string, 'ChannelName'>
 
 export type MessageId = number
 
-export type MessageType = 'player' | 'reply'
+/**
+ * `player`: a player's message; `reply`: the server's answer to one; `removal`: an entry that takes
+ * messages out of its channel's history (see `removes`).
+ */
+export type MessageType = 'player' | 'reply' | 'removal'
 
+/**
+ * An entry in a channel's history. A removal entry is one too, with an id of its own, so that a
+ * reader following by cursor learns of a removal exactly once, in order: it comes from `Server`,
+ * its text is empty, and `removes` lists the ids it took out.
+ */
 export type Message = {
   readonly id: MessageId
   readonly channel: ChannelName
@@ -30,10 +39,18 @@ export type Message = {
   readonly replyTo?: MessageId
   /** The sender's Roblox UserId when the client gave it (names change, UserIds never do). */
   readonly userId?: number
+  /** For a removal entry: the ids it took out of the channel's history (messages and the replies to them), ascending. */
+  readonly removes?: ReadonlyArray<MessageId>
 }
 
 /** What a use case hands to the repository: everything but the id, which the store assigns. */
-export type MessageDraft = Omit<Message, 'id' | 'replyTo' | 'type'>
+export type MessageDraft = Omit<Message, 'id' | 'replyTo' | 'type' | 'removes'>
+
+/** Whether the entry is a removal (see `Message`) rather than a message someone wrote. */
+export const isRemoval = (m: Pick<Message, 'type'>): boolean => m.type === 'removal'
+
+/** A removal entry's text: it says nothing itself, its `removes` does. */
+export const REMOVAL_TEXT = '' as MessageText
 
 export const PLAYER_NAME_MAX = 50
 export const CHANNEL_NAME_MAX = 32

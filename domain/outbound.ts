@@ -13,7 +13,9 @@ import type { StoreUnavailable } from './message-repository'
  *   store in memory, the Redis store in Redis, where the queue survives a
  *   restart and every process shares it): the store queues a message in the
  *   same step that stores it, so a send never waits for a delivery, no
- *   message is queued twice, and every queue is in id order.
+ *   message is queued twice, and every queue is in id order. A removal
+ *   takes what it removed off every queue in the step that removes it: a
+ *   message removed before its delivery is never delivered.
  * - `Deliverer`, one per target kind (adapters/outbound/: a webhook over
  *   HTTP, a Discord webhook, Roblox Open Cloud's MessagingService): hands one
  *   message to the target and says what came of it.
@@ -22,19 +24,27 @@ import type { StoreUnavailable } from './message-repository'
  * rate limits, pauses.
  */
 
-/** What a target asks of the store: its name, and which messages it wants (absent: every channel, every type). */
+/** What a target asks of the store: its name, and which messages it wants (absent: every channel, and `DEFAULT_ROUTE_TYPES`). */
 export type OutboundRoute = {
   /** 1–64 of A–Z a–z 0–9 _ -: names the target in keys, logs, metrics and the status page. */
   readonly name: string
   readonly channels?: ReadonlyArray<ChannelName>
+  /** The types it wants; removal entries only when it names `removal`. */
   readonly types?: ReadonlyArray<MessageType>
   /** The most messages queued for it; past this the oldest are dropped, and counted. */
   readonly maxQueue: number
 }
 
+/**
+ * What a target without `types` gets: the messages people read, as before
+ * removals existed. A removal entry goes only to a target that asks for it
+ * (one that can act on it: take the message down where it shows it).
+ */
+export const DEFAULT_ROUTE_TYPES: ReadonlyArray<MessageType> = ['player', 'reply']
+
 /** Whether a route wants a message: a pure rule every store applies when it queues. */
 export const routeWants = (route: Pick<OutboundRoute, 'channels' | 'types'>, message: Pick<Message, 'channel' | 'type'>): boolean =>
-  (route.channels === undefined || route.channels.includes(message.channel)) && (route.types === undefined || route.types.includes(message.type))
+  (route.channels === undefined || route.channels.includes(message.channel)) && (route.types ?? DEFAULT_ROUTE_TYPES).includes(message.type)
 
 /** A target's delivery as the process delivering it last wrote it down, for every process's status page. */
 export type DeliveryState = {

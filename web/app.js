@@ -30,8 +30,13 @@ const els = {
   count: $('count'),
 }
 
+// Ids taken down by removal entries this page has seen, kept (the newest this many) so that a list read before a
+// removal and answered after it cannot bring a removed message back.
+const REMOVED_KEPT = 10000
+
 const state = {
   messages: new Map(), // id -> message, as the server sent it
+  removed: new Set(), // ids removal entries took out, in this epoch
   nextAfter: 0,
   epoch: null,
   stream: null,
@@ -174,8 +179,22 @@ const matchesView = (m) => {
   return !player || m.player_name.toLowerCase() === player.toLowerCase()
 }
 
+// A removal entry takes the messages it names off the screen, wherever it comes from (the stream, a page after a cursor).
+const remove = (entry) => {
+  for (const id of Array.isArray(entry.removes) ? entry.removes : []) {
+    state.messages.delete(id)
+    state.removed.add(id)
+  }
+  for (const id of state.removed) {
+    if (state.removed.size <= REMOVED_KEPT) break
+    state.removed.delete(id)
+  }
+  if (entry.id > state.nextAfter) state.nextAfter = entry.id
+}
+
 const add = (m) => {
-  if (!matchesView(m)) return
+  if (m.type === 'removal') return remove(m)
+  if (!matchesView(m) || state.removed.has(m.id)) return
   state.messages.set(m.id, m)
   if (m.id > state.nextAfter) state.nextAfter = m.id
 }
@@ -190,7 +209,9 @@ const load = async () => {
     const page = await request
     if (state.loading !== request) return // a newer load superseded this one
     const epochChanged = state.epoch !== null && state.epoch !== page.epoch
-    const fresh = new Map(page.messages.map((m) => [m.id, m]))
+    if (epochChanged) state.removed.clear()
+    // A list without a cursor holds no removal entries; one read before a removal may still hold what it removed.
+    const fresh = new Map(page.messages.filter((m) => m.type !== 'removal' && !state.removed.has(m.id)).map((m) => [m.id, m]))
     // Ids only grow within an epoch: what the stream brought after this page was read stays.
     if (!epochChanged) for (const [id, m] of state.messages) if (id > page.next_after) fresh.set(id, m)
     state.messages = fresh
@@ -247,6 +268,15 @@ const openStream = async () => {
       // A malformed event is skipped; the next poll or load repairs the list.
     }
   }
+  // A removal comes as an event of its own kind, so onmessage above never sees one.
+  stream.addEventListener('removal', (event) => {
+    try {
+      remove(JSON.parse(event.data))
+      render()
+    } catch {
+      // As above: the next load repairs the list.
+    }
+  })
   stream.addEventListener('gap', () => load())
 }
 

@@ -16,7 +16,7 @@ export type Cors = {
 }
 
 /** Methods and request headers a browser may use, as a preflight answer lists them. */
-export const CORS_ALLOW_METHODS = 'GET,HEAD,POST,OPTIONS'
+export const CORS_ALLOW_METHODS = 'GET,HEAD,POST,DELETE,OPTIONS'
 export const CORS_ALLOW_HEADERS = 'Content-Type,Authorization,X-Api-Key,Idempotency-Key,Last-Event-ID'
 /** Headers a page may read from an answer. */
 export const CORS_EXPOSE_HEADERS = 'Idempotent-Replayed,Retry-After'

@@ -2,8 +2,19 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parse as parseQuery } from 'node:querystring'
 import * as E from 'fp-ts/Either'
+import * as TE from 'fp-ts/TaskEither'
 import Koa from 'koa'
-import { clearMessages } from '../../application/clear-messages'
+import type { Audited } from '../../application/audited'
+import { clearMessages, clearMessagesAudited } from '../../application/clear-messages'
+import { erasePlayer } from '../../application/erase-player'
+import { listMutes } from '../../application/list-mutes'
+import { MUTE_SECONDS_MAX, mutePlayer } from '../../application/mute-player'
+import { readAuditLog } from '../../application/read-audit-log'
+import { refuseMuted } from '../../application/refuse-muted'
+import { removeMessage } from '../../application/remove-message'
+import { unmutePlayer } from '../../application/unmute-player'
+import type { AuditLog } from '../../domain/audit-log'
+import type { Mutes } from '../../domain/mutes'
 import { followMessages } from '../../application/follow-messages'
 import { listByPlayer } from '../../application/list-by-player'
 import { listChannels } from '../../application/list-channels'
@@ -18,7 +29,7 @@ import type { RuleReplies } from '../../application/reply-by-rules'
 import type { ContentPolicy } from '../../domain/content-policy'
 import type { IdempotencyKeys } from '../../domain/idempotency'
 import { DEFAULT_CHANNEL } from '../../domain/message'
-import type { MessageFeed, MessageRepository } from '../../domain/message-repository'
+import type { ClearScope, MessageFeed, MessageRepository } from '../../domain/message-repository'
 import {
   CORS_ALLOW_HEADERS,
   CORS_ALLOW_METHODS,
@@ -38,12 +49,14 @@ import { limitPlayers } from '../../application/limit-players'
 import { clientLimitKey, type RateLimit, type RateLimiter } from '../../domain/rate-limit'
 import { clientAddress } from './client-address'
 import { channelRefused, createAuth, crossSiteOrigin, mayAct, mayUseChannel, secretCheck, type Auth, type Identity, type Scope } from './auth'
-import { channelsParam, ClearQuery, decode, LastEventId, listParamsCodec, StreamQuery } from './codecs'
+import { channelsParam, ClearQuery, decode, LastEventId, listParamsCodec, muteBodyCodec, StreamQuery } from './codecs'
 import { eventStreams } from './event-stream'
 import { discardRest } from './json-body'
 import { lists } from './lists'
+import { actorOf, moderationHandlers } from './moderation'
 import { openApiDocument } from './openapi'
 import { createRefusalLog } from './refusal-log'
+import { robloxWebhookHandler } from './roblox-webhook'
 import { sendHandler } from './send'
 import { defaultWebRoot, staticFiles } from './static-files'
 import { createWire } from './wire'
@@ -109,6 +122,16 @@ export type AppDeps = {
   readonly metrics?: { readonly text: () => Promise<string>; readonly contentType: string; readonly key?: string }
   /** The version the API description states (the package's). */
   readonly version?: string
+  /**
+   * Moderation: the mutes every send is checked against, and the audit log
+   * of admin actions, both kept by the store. Without them the moderation
+   * routes answer 404 saying so, sends are not checked, and clears are not
+   * recorded.
+   */
+  readonly mutes?: Mutes
+  readonly audit?: AuditLog
+  /** ROBLOX_WEBHOOK_SECRET: the secret Roblox signs its webhook's notifications with; without it POST /api/roblox/webhook answers 404 saying so. */
+  readonly robloxWebhookSecret?: string
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024
@@ -139,19 +162,35 @@ export type Call = { readonly query: string; readonly param: string | undefined;
 
 type Handler = (req: IncomingMessage, res: ServerResponse, call: Call) => void | Promise<void>
 
-type Method = 'GET' | 'POST'
+type Method = 'GET' | 'POST' | 'DELETE'
+
+type MethodRoute = {
+  readonly handle: Handler
+  readonly description: string
+  readonly scope?: Scope
+  /** The methods that read a request body; every other body is thrown away, up to a bound. */
+  readonly readsBody?: boolean
+}
 
 type Route = {
   readonly path: string
   /** A health probe or a metrics scrape: cheap, never authenticated, kept out of the API's request metrics. */
   readonly probe?: boolean
-  readonly methods: Readonly<Partial<Record<Method, { readonly handle: Handler; readonly description: string; readonly scope?: Scope }>>>
-  /** The one route that reads a request body; every other body is thrown away, up to a bound. */
-  readonly readsBody?: boolean
+  readonly methods: Readonly<Partial<Record<Method, MethodRoute>>>
 }
 
 const PLAYER_PREFIX = '/api/messages/'
 const PLAYER_PATH = `${PLAYER_PREFIX}:player_name`
+const PLAYERS_PREFIX = '/api/players/'
+const ERASE_PATH = `${PLAYERS_PREFIX}:player_name/erase`
+const MUTE_PATH = `${PLAYERS_PREFIX}:player_name/mute`
+
+/** The routes with a parameter in their path: `prefix`, one path segment (the parameter), `suffix`. */
+const PARAMETER_ROUTES: ReadonlyArray<{ readonly prefix: string; readonly suffix: string; readonly path: string }> = [
+  { prefix: PLAYER_PREFIX, suffix: '', path: PLAYER_PATH },
+  { prefix: PLAYERS_PREFIX, suffix: '/erase', path: ERASE_PATH },
+  { prefix: PLAYERS_PREFIX, suffix: '/mute', path: MUTE_PATH },
+]
 
 /** /API and /Api are API paths too: answered in JSON (a 404, as paths are case-sensitive), never by the file server. */
 const API_PATH = /^\/api(\/|$)/i
@@ -204,6 +243,8 @@ export const createHttp = (deps: AppDeps): Http => {
   // Readers who ask the same at once share one read and one page (and so one JSON text): one message waking 5,000 polls costs one read.
   const store = shareReads({
     append: deps.messages.append,
+    remove: deps.messages.remove,
+    appendReply: deps.messages.appendReply,
     list: deps.messages.list,
     clear: deps.messages.clear,
     channels: deps.messages.channels,
@@ -211,21 +252,23 @@ export const createHttp = (deps: AppDeps): Http => {
   })
   const reading = { messages: store, feed: store, timer: deps.timer }
 
+  // The player's limit inside the idempotency: a replay takes no token, and only a stored message keeps one.
+  const limited = limitPlayers({ limiter: deps.playerRateLimit?.limiter ?? NO_LIMITER, limit: deps.playerRateLimit?.limit })(
+    sendMessage({
+      messages: store,
+      clock: deps.clock,
+      autoReply: deps.autoReply,
+      maxMessageLength: deps.maxMessageLength,
+      policy: deps.contentPolicy,
+      ...(deps.replies === undefined ? {} : { replies: deps.replies }),
+    }),
+  )
   const send = sendHandler({
     refusedChannel,
     send: sendIdempotently({
       keys: deps.idempotencyKeys,
-      // The player's limit inside the idempotency: a replay takes no token, and only a stored message keeps one.
-      send: limitPlayers({ limiter: deps.playerRateLimit?.limiter ?? NO_LIMITER, limit: deps.playerRateLimit?.limit })(
-        sendMessage({
-          messages: store,
-          clock: deps.clock,
-          autoReply: deps.autoReply,
-          maxMessageLength: deps.maxMessageLength,
-          policy: deps.contentPolicy,
-          ...(deps.replies === undefined ? {} : { replies: deps.replies }),
-        }),
-      ),
+      // A muted player is refused before the limit takes a token; a replay of a send made before the mute answers as it did.
+      send: deps.mutes === undefined ? limited : refuseMuted({ mutes: deps.mutes, clock: deps.clock })(limited),
     }),
     bodyLimit,
     answers,
@@ -254,7 +297,54 @@ export const createHttp = (deps: AppDeps): Http => {
   })
   const follow = followMessages(reading)
   const channels = listChannels({ messages: store })
-  const clear = clearMessages({ messages: store })
+  // With an audit log, every clear is recorded (a clear is an admin's action); a library's app without one clears as before.
+  const unaudited = clearMessages({ messages: store })
+  const clear =
+    deps.audit === undefined
+      ? (input: { readonly channel?: string }) => TE.map((scope: ClearScope): Audited<ClearScope> => ({ done: scope }))(unaudited(input))
+      : clearMessagesAudited({ messages: store, audit: deps.audit, clock: deps.clock })
+  const moderation = (() => {
+    const { mutes, audit } = deps
+    if (mutes === undefined || audit === undefined) return undefined
+    const moderating = { messages: store, audit, clock: deps.clock }
+    const erase = erasePlayer(moderating)
+    return {
+      erase,
+      handlers: moderationHandlers({
+        answers,
+        wire,
+        log,
+        bodyLimit,
+        remove: removeMessage(moderating),
+        erase,
+        mute: mutePlayer({ mutes, audit, clock: deps.clock }),
+        unmute: unmutePlayer({ mutes, audit, clock: deps.clock }),
+        mutes: listMutes({ mutes, clock: deps.clock }),
+        auditLog: readAuditLog({ audit }),
+        muteBody: muteBodyCodec(MUTE_SECONDS_MAX),
+      }),
+    }
+  })()
+  /** A moderation route on an app built without the mutes and audit ports: it says so. */
+  const notModerated: Handler = (req, res) => {
+    // A route that reads a body, refused before reading it: the rest is thrown away, so the connection can serve the next request.
+    discardRest(req)
+    refuse(req, res, { _tag: 'NotConfigured', what: 'moderation', setUp: 'build the app with the mutes and audit ports (startServer does, for either store)' })
+  }
+  const moderated = (pick: (handlers: NonNullable<typeof moderation>['handlers']) => Handler): Handler =>
+    moderation === undefined ? notModerated : pick(moderation.handlers)
+  const webhook: Handler =
+    moderation === undefined
+      ? notModerated
+      : robloxWebhookHandler({ secret: deps.robloxWebhookSecret, clock: deps.clock, erase: moderation.erase, answers, log })
+  /** Refuses (answering true) a key limited to channels: moderation acts on every channel at once. */
+  const refusedLimitedKey = (req: IncomingMessage, res: ServerResponse, identity: Identity): boolean => {
+    if (identity._tag !== 'Key' || identity.key.channels === undefined) return false
+    discardRest(req)
+    refuse(req, res, { _tag: 'Forbidden', reason: `the key ${identity.key.label} is limited to some channels: removing, erasing and muting act on every channel, and need an admin key for all of them` })
+    return true
+  }
+  const unlimited = (handle: Handler): Handler => (req, res, call) => (refusedLimitedKey(req, res, call.identity) ? undefined : handle(req, res, call))
   const decodeStreamQuery = decode(StreamQuery)
   const decodeClearQuery = decode(ClearQuery)
   const decodeLastEventId = decode(LastEventId)
@@ -329,8 +419,7 @@ export const createHttp = (deps: AppDeps): Http => {
     },
     {
       path: '/api/send',
-      readsBody: true,
-      methods: { POST: { description: 'Send a message: JSON { player_name, message, channel?, user_id? }', scope: 'send', handle: send } },
+      methods: { POST: { description: 'Send a message: JSON { player_name, message, channel?, user_id? }', scope: 'send', handle: send, readsBody: true } },
     },
     {
       path: '/api/messages',
@@ -349,6 +438,53 @@ export const createHttp = (deps: AppDeps): Http => {
           description: "List one player's messages: same parameters",
           scope: 'read',
           handle: (req, res, { query, param, identity }) => pages.player(req, res, parseQuery(query), param ?? '', identity),
+        },
+        DELETE: {
+          description:
+            'Remove one message, the path naming its id (DELETE /api/messages/42), and the replies to it, for every reader (a removal entry takes its place in the history)',
+          scope: 'admin',
+          handle: unlimited(moderated((h) => h.removeMessage)),
+        },
+      },
+    },
+    {
+      path: ERASE_PATH,
+      methods: {
+        POST: {
+          description: 'Erase everything a player wrote, in every channel, with the replies to it; JSON { user_id? } erases what that user id sent under any name too',
+          scope: 'admin',
+          readsBody: true,
+          handle: unlimited(moderated((h) => h.erasePlayer)),
+        },
+      },
+    },
+    {
+      path: MUTE_PATH,
+      methods: {
+        POST: {
+          description: "Mute a player: JSON { seconds, reason, user_id? }; their sends are refused (403, with the reason) until it ends",
+          scope: 'admin',
+          readsBody: true,
+          handle: unlimited(moderated((h) => h.mutePlayer)),
+        },
+        DELETE: { description: "Lift a player's mute", scope: 'admin', handle: unlimited(moderated((h) => h.unmutePlayer)) },
+      },
+    },
+    {
+      path: '/api/mutes',
+      methods: { GET: { description: 'The mutes in force, with their ends', scope: 'admin', handle: moderated((h) => h.listMutes) } },
+    },
+    {
+      path: '/api/admin/audit',
+      methods: { GET: { description: 'The audit log of admin actions, newest first: ?limit, ?before', scope: 'admin', handle: moderated((h) => h.readAudit) } },
+    },
+    {
+      path: '/api/roblox/webhook',
+      methods: {
+        POST: {
+          description: "Roblox's webhook notifications, signed with ROBLOX_WEBHOOK_SECRET: a Right to Erasure request erases that user id's messages",
+          readsBody: true,
+          handle: webhook,
         },
       },
     },
@@ -429,9 +565,11 @@ export const createHttp = (deps: AppDeps): Http => {
             if (asked.right.channel === undefined && identity._tag === 'Key' && identity.key.channels !== undefined)
               return refuse(req, res, { _tag: 'Forbidden', reason: `the key ${identity.key.label} is limited to some channels: clear them one at a time with ?channel` })
             if (asked.right.channel !== undefined && refusedChannel(req, res, identity, asked.right.channel)) return
-            const cleared = await clear(asked.right)()
+            const cleared = await clear({ ...asked.right, actor: actorOf(identity) })()
             if (E.isLeft(cleared)) return refuse(req, res, cleared.left)
-            const message = cleared.right._tag === 'All' ? 'All messages cleared' : `All messages in channel ${cleared.right.channel} cleared`
+            const scope = cleared.right.done
+            if (cleared.right.unrecorded !== undefined) log.error(`a clear on ${req.url} was done but could not be recorded in the audit log`, cleared.right.unrecorded)
+            const message = scope._tag === 'All' ? 'All messages cleared' : `All messages in channel ${scope.channel} cleared`
             json(req, res, 200, JSON.stringify({ success: true, message }))
           },
         },
@@ -465,11 +603,12 @@ export const createHttp = (deps: AppDeps): Http => {
     return `{"success":true,"status":${JSON.stringify(available ? 'running' : 'store unavailable')},"store":${JSON.stringify({ kind, available })},"holding":${holding},${outbound}"endpoints":${endpointsJson}}`
   }
   const byPath = new Map(routes.map((route) => [route.path, route]))
-  const playerRoute = byPath.get(PLAYER_PATH) as Route
+  const parameterRoutes = PARAMETER_ROUTES.map((p) => ({ ...p, route: byPath.get(p.path) as Route }))
   const allowOf = (route: Route): ReadonlyArray<string> => {
     const methods: string[] = []
     if (route.methods.GET !== undefined) methods.push('GET', 'HEAD')
     if (route.methods.POST !== undefined) methods.push('POST')
+    if (route.methods.DELETE !== undefined) methods.push('DELETE')
     methods.push('OPTIONS')
     return methods
   }
@@ -572,10 +711,17 @@ export const createHttp = (deps: AppDeps): Http => {
     const routePath = path.length > 4 && path.endsWith('/') ? path.slice(0, -1) : path
     let route = byPath.get(routePath)
     let param: string | undefined
-    if (route === undefined && routePath.startsWith(PLAYER_PREFIX) && routePath.length > PLAYER_PREFIX.length && !routePath.includes('/', PLAYER_PREFIX.length)) {
-      route = playerRoute
-      param = decodeURIComponent(routePath.slice(PLAYER_PREFIX.length))
-    }
+    // A parameter is one path segment, percent-decoded: a name holding a slash is written %2F.
+    if (route === undefined)
+      for (const p of parameterRoutes) {
+        if (!routePath.startsWith(p.prefix) || !routePath.endsWith(p.suffix)) continue
+        const end = routePath.length - p.suffix.length
+        const segment = routePath.slice(p.prefix.length, end)
+        if (end <= p.prefix.length || segment.includes('/')) continue
+        route = p.route
+        param = decodeURIComponent(segment)
+        break
+      }
     if (route === undefined) return refuseAtDoor(req, res, { _tag: 'NotFound', method, path })
     trace.route = route.path
     trace.probe = route.probe === true
@@ -591,7 +737,7 @@ export const createHttp = (deps: AppDeps): Http => {
     if (identity._tag === 'Key') trace.key = identity.key.label
     const refusal = refusalFor(identity, handler.scope, method, req)
     if (refusal !== undefined) return refuseAtDoor(req, res, refusal)
-    if (route.readsBody !== true) discardRest(req)
+    if (handler.readsBody !== true) discardRest(req)
     const call: Call = { query, param, identity }
     const client = deps.clientRateLimit
     // The status page is left alone: load balancers and monitors ask it often, and it costs nothing.
@@ -611,7 +757,7 @@ export const createHttp = (deps: AppDeps): Http => {
     if (identity._tag === 'Anonymous') return { _tag: 'Unauthorized', presented: false, reason: 'this server needs an API key' }
     if (identity._tag === 'Unknown') return { _tag: 'Unauthorized', presented: true, reason: identity.reason }
     if (!mayAct(identity, scope)) return { _tag: 'Forbidden', reason: `the key ${labelOf(identity)} may not ${SCOPE_VERBS[scope]}`, lacks: 'scope' }
-    if (identity._tag === 'Open' && method === 'POST') {
+    if (identity._tag === 'Open' && (method === 'POST' || method === 'DELETE')) {
       const origin = crossSiteOrigin(req, deps.corsOrigins, scope !== 'admin')
       if (origin !== undefined) return { _tag: 'CrossSite', origin }
     }
@@ -636,7 +782,11 @@ const NO_LIMITER: RateLimiter = {
 
 const NO_CALL: Call = { query: '', param: undefined, identity: { _tag: 'Open' } }
 
-const SCOPE_VERBS: Readonly<Record<Scope, string>> = { read: 'read messages', send: 'send messages', admin: 'clear messages (an admin key may)' }
+const SCOPE_VERBS: Readonly<Record<Scope, string>> = {
+  read: 'read messages',
+  send: 'send messages',
+  admin: 'clear messages or moderate: remove, erase, mute, read the mutes and the audit log (an admin key may)',
+}
 
 const labelOf = (identity: Identity): string => (identity._tag === 'Key' ? identity.key.label : '(none)')
 

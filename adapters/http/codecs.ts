@@ -236,6 +236,50 @@ export const LastEventId = MessageIdFromString
 
 export const ClearQuery = t.exact(t.partial({ channel: NonEmptyText }))
 
+/** A message's id in a path, as DELETE /api/messages/<id> takes it: a positive integer, written plainly. */
+export const parseMessageIdParam = (segment: string): number | undefined => {
+  if (!/^[1-9][0-9]{0,15}$/.test(segment)) return undefined
+  const n = Number(segment)
+  return Number.isSafeInteger(n) ? n : undefined
+}
+
+const wholeNumberIn = (min: number, max: number) =>
+  new t.Type<number, number, unknown>(
+    `a whole number from ${min} to ${max}`,
+    (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= min && u <= max,
+    (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u >= min && u <= max ? t.success(u) : t.failure(u, c)),
+    (a) => a,
+  )
+
+/** The most characters a mute's reason may hold: it is said to the muted player in every refusal. */
+export const MUTE_REASON_MAX = 200
+
+const CONTROL_CHARACTERS = /\p{Cc}/u
+
+/** A mute's reason: trimmed, 1–200 characters, no control characters, well-formed. */
+const Reason = new t.Type<string, string, unknown>(
+  `a text of 1–${MUTE_REASON_MAX} characters without control characters`,
+  (u): u is string => typeof u === 'string',
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c)
+    const reason = u.trim()
+    const length = [...reason].length
+    const wellFormed = (reason as string & { isWellFormed(): boolean }).isWellFormed()
+    return length >= 1 && length <= MUTE_REASON_MAX && wellFormed && !CONTROL_CHARACTERS.test(reason) ? t.success(reason) : t.failure(u, c)
+  },
+  t.identity,
+)
+
+/** POST /api/players/<name>/mute: for how long, why, and the player's Roblox user id when known. */
+export const muteBodyCodec = (maxSeconds: number) =>
+  t.exact(t.intersection([t.type({ seconds: wholeNumberIn(1, maxSeconds), reason: Reason }), t.partial({ user_id: UserId })]))
+
+/** POST /api/players/<name>/erase: optionally the player's Roblox user id, whose messages under any name go too. */
+export const EraseBody = t.exact(t.partial({ user_id: UserId }))
+
+/** GET /api/admin/audit: how many, and the id to page back from. */
+export const AuditQuery = t.exact(t.partial({ limit: PositiveIntFromString, before: PositiveIntFromString }))
+
 /**
  * The first failure as one sentence that names the field: a client fixes
  * one thing at a time, and a stable text is easy to test and to read.

@@ -212,6 +212,8 @@ export const eventStreams = (limits: EventStreamLimits) => {
     const deliver = (event: FollowEvent) => {
       start()
       if (event._tag === 'Gap') write(res, `event: gap\ndata: ${JSON.stringify({ gap: true, epoch: event.epoch })}\n\n`, live)
+      // A removal entry is an event of its own kind, so that a reader's onmessage never shows it as a message; its id resumes a stream like any.
+      else if (event.message.type === 'removal') write(res, `id: ${event.message.id}\nevent: removal\ndata: ${limits.wire.messageJson(event.message)}\n\n`, live)
       else write(res, `id: ${event.message.id}\ndata: ${limits.wire.messageJson(event.message)}\n\n`, live)
     }
     // The next backlog page is read once this one has mostly drained, or at once when the stream is gone.

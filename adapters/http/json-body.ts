@@ -25,11 +25,36 @@ export const DISCARD_LIMIT_BYTES = 1024 * 1024
 
 export type BodyRefusal = Extract<Refusal, { _tag: 'InvalidRequest' | 'BodyTooLarge' | 'UnsupportedMediaType' }>
 
-/** The parsed JSON (undefined for an empty body), or why the body is refused. */
-export type BodyRead = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly refusal: BodyRefusal }
+/** What a body reads as, or why it is refused. */
+export type Read<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly refusal: BodyRefusal }
 
-const invalid = (error: string): BodyRead => ({ ok: false, refusal: { _tag: 'InvalidRequest', error } })
-const unsupported = (error: string): BodyRead => ({ ok: false, refusal: { _tag: 'UnsupportedMediaType', error } })
+/** The parsed JSON (undefined for an empty body), or why the body is refused. */
+export type BodyRead = Read<unknown>
+
+const invalid = (error: string): { readonly ok: false; readonly refusal: BodyRefusal } => ({ ok: false, refusal: { _tag: 'InvalidRequest', error } })
+const unsupported = (error: string): { readonly ok: false; readonly refusal: BodyRefusal } => ({ ok: false, refusal: { _tag: 'UnsupportedMediaType', error } })
+
+/** UTF-8 JSON: a byte-order mark skipped, an empty body undefined. */
+const parseJson = (received: Buffer): BodyRead => {
+  let bytes = received
+  if (!isUtf8(bytes)) return invalid('the request body is not valid UTF-8')
+  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
+  const text = bytes.toString('utf8')
+  if (text.trim() === '') return { ok: true, value: undefined }
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown }
+  } catch {
+    return invalid('the request body is not valid JSON')
+  }
+}
+
+const asBytes = (bytes: Buffer): Read<Buffer> => ({ ok: true, value: bytes })
+
+/**
+ * The body's bytes as received (decompressed), within the same limits, for a
+ * route that must see them exactly: a signature is made over the raw body.
+ */
+export const readBodyBytes = (req: IncomingMessage, limit: number): Promise<Read<Buffer>> => readBody(req, limit, asBytes)
 
 const decoderFor = (encoding: string): (() => Transform) | undefined => {
   switch (encoding) {
@@ -53,13 +78,15 @@ const ANY_CHARSET = /;\s*charset\s*=/i
  * that nothing half-read is ever stored; the caller's error boundary knows
  * such errors and answers no one.
  */
-export const readJsonBody = (req: IncomingMessage, limit: number): Promise<BodyRead> => {
+export const readJsonBody = (req: IncomingMessage, limit: number): Promise<BodyRead> => readBody(req, limit, parseJson)
+
+const readBody = <A>(req: IncomingMessage, limit: number, interpret: (bytes: Buffer) => Read<A>): Promise<Read<A>> => {
   const type = req.headers['content-type'] ?? ''
   if (ANY_CHARSET.test(type) && !UTF8_CHARSET.test(type)) {
     discardRest(req)
     return Promise.resolve(unsupported('the request body must be JSON in UTF-8 (charset=utf-8 or none)'))
   }
-  const tooLarge = (): BodyRead => ({ ok: false, refusal: { _tag: 'BodyTooLarge', limit } })
+  const tooLarge = (): { readonly ok: false; readonly refusal: BodyRefusal } => ({ ok: false, refusal: { _tag: 'BodyTooLarge', limit } })
 
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
   let decoder: Transform | undefined
@@ -82,10 +109,10 @@ export const readJsonBody = (req: IncomingMessage, limit: number): Promise<BodyR
   }
 
   const source: Readable = decoder ?? req
-  return new Promise<BodyRead>((resolve, reject) => {
+  return new Promise<Read<A>>((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
-    const finish = (result: BodyRead | Error) => {
+    const finish = (result: Read<A> | Error) => {
       source.off('data', onData)
       source.off('end', onEnd)
       source.off('error', onError)
@@ -106,18 +133,7 @@ export const readJsonBody = (req: IncomingMessage, limit: number): Promise<BodyR
       }
       chunks.push(chunk)
     }
-    const onEnd = () => {
-      let bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)
-      if (!isUtf8(bytes)) return finish(invalid('the request body is not valid UTF-8'))
-      if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
-      const text = bytes.toString('utf8')
-      if (text.trim() === '') return finish({ ok: true, value: undefined })
-      try {
-        finish({ ok: true, value: JSON.parse(text) as unknown })
-      } catch {
-        finish(invalid('the request body is not valid JSON'))
-      }
-    }
+    const onEnd = () => finish(interpret(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)))
     const onError = (err: Error) => {
       // A body that does not decompress is the client's mistake; a broken connection (seen on req itself) is no one's to answer.
       if (decoder === undefined) return finish(err)

@@ -14,7 +14,7 @@ import type { Scope } from './auth'
  */
 
 export type RouteDescription = {
-  readonly method: 'GET' | 'POST'
+  readonly method: 'GET' | 'POST' | 'DELETE'
   /** As the route table writes it: `/api/messages/:player_name`. */
   readonly path: string
   readonly description: string
@@ -50,17 +50,19 @@ const EXAMPLE_PAGE = { success: true, count: 2, messages: [EXAMPLE_MESSAGE, EXAM
 const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   Message: {
     type: 'object',
-    description: 'A stored message. `id` strictly increases and is never reused; a reply carries `reply_to`; `user_id` is there when the sender gave it.',
+    description:
+      'A stored message. `id` strictly increases and is never reused; a reply carries `reply_to`; `user_id` is there when the sender gave it. A removal entry (`type: "removal"`, from `Server`, an empty `message`) says a moderator took down the messages whose ids `removes` lists: a reader stops showing them. Lists after a cursor, long polls and streams carry removal entries; lists without a cursor never do.',
     required: ['id', 'player_name', 'message', 'timestamp', 'type', 'channel'],
     properties: {
       id: { type: 'integer', minimum: 1 },
       player_name: { type: 'string' },
       message: { type: 'string' },
       timestamp: { type: 'string', format: 'date-time', description: 'ISO-8601 UTC with milliseconds' },
-      type: { enum: ['player', 'reply'] },
+      type: { enum: ['player', 'reply', 'removal'] },
       channel: { type: 'string' },
       reply_to: { type: 'integer', minimum: 1 },
       user_id: { type: 'integer', minimum: 1 },
+      removes: { type: 'array', items: { type: 'integer', minimum: 1 }, description: 'on a removal entry: the ids taken down, ascending' },
     },
     additionalProperties: false,
   },
@@ -138,6 +140,97 @@ const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
           additionalProperties: false,
         },
       },
+    },
+    additionalProperties: false,
+  },
+  Removed: {
+    type: 'object',
+    required: ['success', 'removed', 'removals', 'audited'],
+    properties: {
+      success: { const: true },
+      removed: { type: 'array', items: { type: 'integer', minimum: 1 }, description: 'the ids taken down (the messages and the replies to them)' },
+      removals: { type: 'array', items: ref('Message'), description: 'the removal entries appended, one per channel touched' },
+      audited: { type: 'boolean', description: 'false when the action was done but the audit log could not record it (the record is in the server log)' },
+    },
+    additionalProperties: false,
+  },
+  Mute: {
+    type: 'object',
+    required: ['player_name', 'reason', 'since', 'until', 'by'],
+    properties: {
+      player_name: { type: 'string' },
+      user_id: { type: 'integer', minimum: 1 },
+      reason: { type: 'string' },
+      since: { type: 'string', format: 'date-time' },
+      until: { type: 'string', format: 'date-time' },
+      by: { type: 'string', description: "the label of the key that muted (never the key)" },
+    },
+    additionalProperties: false,
+  },
+  Muted: {
+    type: 'object',
+    required: ['success', 'mute', 'audited'],
+    properties: { success: { const: true }, mute: ref('Mute'), audited: { type: 'boolean' } },
+    additionalProperties: false,
+  },
+  Lifted: {
+    type: 'object',
+    required: ['success', 'lifted', 'audited'],
+    properties: { success: { const: true }, lifted: ref('Mute'), audited: { type: 'boolean' } },
+    additionalProperties: false,
+  },
+  Mutes: {
+    type: 'object',
+    required: ['success', 'count', 'mutes'],
+    properties: { success: { const: true }, count: { type: 'integer', minimum: 0 }, mutes: { type: 'array', items: ref('Mute'), description: 'soonest to end first' } },
+    additionalProperties: false,
+  },
+  Audit: {
+    type: 'object',
+    required: ['success', 'count', 'entries', 'next_before'],
+    properties: {
+      success: { const: true },
+      count: { type: 'integer', minimum: 0 },
+      entries: {
+        type: 'array',
+        description: 'newest first',
+        items: {
+          type: 'object',
+          required: ['id', 'at', 'actor', 'action'],
+          properties: {
+            id: { type: 'integer', minimum: 1 },
+            at: { type: 'string', format: 'date-time' },
+            actor: { type: 'string', description: "the key's label, `open` on a server without keys, `roblox` for the webhook" },
+            action: { enum: ['remove', 'erase', 'mute', 'unmute', 'clear'] },
+            message_id: { type: 'integer' },
+            removed: {
+              description: 'on a remove: the ids taken down; on an erase: how many messages were taken down',
+              oneOf: [{ type: 'array', items: { type: 'integer' } }, { type: 'integer', minimum: 0 }],
+            },
+            player_name: { type: 'string' },
+            user_id: { type: 'integer' },
+            channels: { type: 'array', items: { type: 'string' } },
+            notification: { type: 'string' },
+            until: { type: 'string', format: 'date-time' },
+            reason: { type: 'string' },
+            channel: { type: ['string', 'null'] },
+          },
+          additionalProperties: false,
+        },
+      },
+      next_before: { type: ['integer', 'null'], description: 'pass it as ?before= for the older entries; null when there are none' },
+    },
+    additionalProperties: false,
+  },
+  WebhookAnswer: {
+    type: 'object',
+    required: ['success', 'event'],
+    properties: {
+      success: { const: true },
+      event: { type: 'string' },
+      handled: { type: 'boolean' },
+      user_id: { type: 'integer' },
+      removed: { type: 'integer', minimum: 0, description: 'how many messages the erasure took down' },
     },
     additionalProperties: false,
   },
@@ -378,6 +471,101 @@ const operations = (options: OpenApiOptions): Readonly<Record<string, Operation>
       },
     },
     refusals: [],
+  },
+  'DELETE /api/messages/:player_name': {
+    summary: 'Remove one message (the path segment is its id)',
+    ok: {
+      status: 200,
+      type: 'application/json',
+      schema: ref('Removed'),
+      description: 'Taken down, with the replies to it; a removal entry takes its place in the history',
+      example: { success: true, removed: [7, 8], removals: [{ id: 9, player_name: 'Server', message: '', timestamp: '2025-11-22T10:01:00.000Z', type: 'removal', channel: 'global', removes: [7, 8] }], audited: true },
+    },
+    refusals: [400, 404, 503],
+    parameters: [{ name: 'player_name', in: 'path', required: true, description: 'for DELETE, the id of the message to remove (a positive integer)', schema: { type: 'string' } }],
+  },
+  'POST /api/players/:player_name/erase': {
+    ok: {
+      status: 200,
+      type: 'application/json',
+      schema: ref('Removed'),
+      description: 'Everything the player wrote taken down, in every channel, with the replies to it (none taken: an empty list)',
+      example: { success: true, removed: [], removals: [], audited: true },
+    },
+    refusals: [400, 413, 415, 503],
+    parameters: [{ name: 'player_name', in: 'path', required: true, description: 'the player, matched in any case, percent-encoded', schema: { type: 'string' } }],
+    requestBody: {
+      required: false,
+      description: 'optional: { "user_id": N } erases what that Roblox user id sent, under any name, too',
+      content: json({ type: 'object', properties: { user_id: { type: 'integer', minimum: 1 } }, additionalProperties: false }, { user_id: 156 }),
+    },
+  },
+  'POST /api/players/:player_name/mute': {
+    ok: {
+      status: 200,
+      type: 'application/json',
+      schema: ref('Muted'),
+      description: "Muted: the player's sends are refused (403, with the reason) until it ends",
+      example: { success: true, mute: { player_name: 'Builderman', reason: 'spam', since: '2025-11-22T10:00:00.000Z', until: '2025-11-22T11:00:00.000Z', by: 'ops' }, audited: true },
+    },
+    refusals: [400, 413, 415, 503],
+    parameters: [{ name: 'player_name', in: 'path', required: true, description: 'the player, matched in any case, percent-encoded', schema: { type: 'string' } }],
+    requestBody: {
+      required: true,
+      description: 'seconds: how long; reason: what the player is told; user_id: their Roblox UserId, so that another name does not escape the mute',
+      content: json(
+        { type: 'object', required: ['seconds', 'reason'], properties: { seconds: { type: 'integer', minimum: 1 }, reason: { type: 'string', minLength: 1 }, user_id: { type: 'integer', minimum: 1 } } },
+        { seconds: 3600, reason: 'spam', user_id: 156 },
+      ),
+    },
+  },
+  'DELETE /api/players/:player_name/mute': {
+    ok: {
+      status: 200,
+      type: 'application/json',
+      schema: ref('Lifted'),
+      description: 'The mute lifted',
+      example: { success: true, lifted: { player_name: 'Builderman', reason: 'spam', since: '2025-11-22T10:00:00.000Z', until: '2025-11-22T11:00:00.000Z', by: 'ops' }, audited: true },
+    },
+    refusals: [400, 404, 503],
+    parameters: [{ name: 'player_name', in: 'path', required: true, description: 'the player, matched in any case, percent-encoded', schema: { type: 'string' } }],
+  },
+  'GET /api/mutes': {
+    ok: { status: 200, type: 'application/json', schema: ref('Mutes'), description: 'The mutes in force, soonest to end first', example: { success: true, count: 0, mutes: [] } },
+    refusals: [503],
+  },
+  'GET /api/admin/audit': {
+    ok: {
+      status: 200,
+      type: 'application/json',
+      schema: ref('Audit'),
+      description: 'Admin actions, newest first',
+      example: { success: true, count: 1, entries: [{ id: 1, at: '2025-11-22T10:00:00.000Z', actor: 'ops', action: 'mute', player_name: 'Builderman', until: '2025-11-22T11:00:00.000Z', reason: 'spam' }], next_before: null },
+    },
+    refusals: [400, 503],
+    parameters: [
+      { name: 'limit', in: 'query', required: false, description: 'at most this many entries (50 by default)', schema: { type: 'integer', minimum: 1 } },
+      { name: 'before', in: 'query', required: false, description: 'only entries older than this id (the next_before of the last answer)', schema: { type: 'integer', minimum: 1 } },
+    ],
+  },
+  'POST /api/roblox/webhook': {
+    summary: "Roblox's webhook notifications (no API key: the roblox-signature header is the credential)",
+    ok: {
+      status: 200,
+      type: 'application/json',
+      schema: ref('WebhookAnswer'),
+      description: 'Received: a Right to Erasure request has been carried out; other notifications are acknowledged',
+      example: { success: true, event: 'RightToErasureRequest', user_id: 156, removed: 12 },
+    },
+    refusals: [400, 401, 404, 413, 415, 503],
+    parameters: [
+      { name: 'roblox-signature', in: 'header', required: true, description: 't=<unix seconds>,v1=<base64 HMAC-SHA256 of "<t>.<raw body>" with ROBLOX_WEBHOOK_SECRET>', schema: { type: 'string' } },
+    ],
+    requestBody: {
+      required: true,
+      description: "Roblox's notification, as Roblox sends it",
+      content: json({ type: 'object', properties: { EventType: { type: 'string' }, EventPayload: { type: 'object' } } }, { NotificationId: 'x', EventType: 'RightToErasureRequest', EventTime: '2025-11-22T10:00:00Z', EventPayload: { UserId: 156, GameIds: [1] } }),
+    },
   },
   'POST /api/clear': {
     ok: { status: 200, type: 'application/json', schema: ref('Cleared'), description: 'Cleared', example: { success: true, message: 'All messages cleared' } },

@@ -1,13 +1,24 @@
 import { absurd } from 'fp-ts/function'
 import { SERVER_NAME, type InvalidField } from '../../domain/message'
-import type { ChannelLimitReached, StoreUnavailable } from '../../domain/message-repository'
+import type { ChannelLimitReached, MessageNotFound, StoreUnavailable } from '../../domain/message-repository'
 import type { PolicyRefusal } from '../../domain/content-policy'
 import type { IdempotencyError } from '../../application/send-idempotently'
 import type { RateLimited } from '../../application/limit-players'
+import type { Muted } from '../../application/refuse-muted'
+import type { NotMuted } from '../../application/unmute-player'
 import { rateLimitHeaders, rateLimitText } from '../../application/rate-limit-headers'
 
 /** Every error a use case can return. */
-export type UseCaseError = InvalidField | PolicyRefusal | StoreUnavailable | ChannelLimitReached | IdempotencyError | RateLimited
+export type UseCaseError =
+  | InvalidField
+  | PolicyRefusal
+  | StoreUnavailable
+  | ChannelLimitReached
+  | IdempotencyError
+  | RateLimited
+  | MessageNotFound
+  | Muted
+  | NotMuted
 
 /** Refusals of the HTTP edge itself: requests no use case is asked about, and limits that protect the process. */
 export type EdgeRefusal =
@@ -23,6 +34,10 @@ export type EdgeRefusal =
   | { readonly _tag: 'Forbidden'; readonly reason: string; readonly lacks?: 'scope' | 'channel' }
   /** A web page on another site changing state on a server without keys. */
   | { readonly _tag: 'CrossSite'; readonly origin: string }
+  /** A route whose part of the server is not set up here; `setUp` says how to set it up. */
+  | { readonly _tag: 'NotConfigured'; readonly what: string; readonly setUp: string }
+  /** A signed request (Roblox's webhook) whose signature is missing, wrong or too old. */
+  | { readonly _tag: 'BadSignature'; readonly reason: string }
   | { readonly _tag: 'UnsupportedMediaType'; readonly error: string }
   | { readonly _tag: 'BodyTooLarge'; readonly limit: number }
   | { readonly _tag: 'ExpectationFailed'; readonly expect: string }
@@ -113,6 +128,18 @@ export const problemOf = (refusal: Refusal): Problem => {
     case 'RateLimited':
       // The headers carry Retry-After already, with the IETF draft's RateLimit fields.
       return { status: 429, error: rateLimitText(refusal.scope, refusal.decision), headers: rateLimitHeaders([{ policy: refusal.scope, decision: refusal.decision }]) }
+    case 'MessageNotFound':
+      return { status: 404, error: `id: no message ${refusal.id} is stored (never sent, or already removed, evicted or cleared)` }
+    case 'Muted': {
+      const { mute, now } = refusal
+      return {
+        status: 403,
+        error: `player_name ${mute.playerName} is muted until ${new Date(mute.until).toISOString()}: ${mute.reason}`,
+        headers: retryAfter(Math.max(1, Math.ceil((mute.until - now) / 1000))),
+      }
+    }
+    case 'NotMuted':
+      return { status: 404, error: `player_name ${refusal.playerName} is not muted` }
     case 'StoreUnavailable':
       return { status: 503, error: 'the message store is unavailable; try again shortly', headers: retryAfter(5), logged: true }
     case 'InvalidRequest':
@@ -142,6 +169,11 @@ export const problemOf = (refusal: Refusal): Problem => {
         status: 403,
         error: `a web page on another site (${refusal.origin}) may not change anything on this server; list its origin in CORS_ORIGINS, or configure API keys`,
       }
+    case 'NotConfigured':
+      return { status: 404, error: `${refusal.what} is not set up on this server: ${refusal.setUp}` }
+    case 'BadSignature':
+      // A 401 names a scheme: this one is Roblox's webhook signature, not a key.
+      return { status: 401, error: `roblox-signature: ${refusal.reason}`, headers: ['WWW-Authenticate', `Roblox-Signature realm="${REALM}"`] }
     case 'UnsupportedMediaType':
       return { status: 415, error: refusal.error }
     case 'BodyTooLarge':
@@ -151,7 +183,7 @@ export const problemOf = (refusal: Refusal): Problem => {
     case 'NotHttp':
       return notHttp(refusal.reason)
     case 'NotAProxy':
-      return { status: 405, error: 'CONNECT is not supported: this is not a proxy', headers: ['Allow', 'GET, HEAD, POST, OPTIONS'] }
+      return { status: 405, error: 'CONNECT is not supported: this is not a proxy', headers: ['Allow', 'GET, HEAD, POST, DELETE, OPTIONS'] }
     case 'ShuttingDown':
       return { status: 503, error: 'the server is shutting down; retry, and another instance or the restarted one will answer', headers: retryAfter(1) }
     case 'NotReady':

@@ -3,6 +3,7 @@ import * as E from 'fp-ts/Either'
 import type * as TE from 'fp-ts/TaskEither'
 import typeis from 'type-is'
 import type { RateLimited } from '../../application/limit-players'
+import type { Muted } from '../../application/refuse-muted'
 import type { Delivery, IdempotencyError } from '../../application/send-idempotently'
 import type { SendError, SendInput } from '../../application/send-message'
 import { IDEMPOTENCY_KEY_MAX_LENGTH } from '../../domain/idempotency'
@@ -23,7 +24,7 @@ import type { Wire } from './wire'
 export type SendDeps = {
   /** Refuses (answering true) a caller who may not use the channel: the send's channel is known only once its body is read. */
   readonly refusedChannel: (req: IncomingMessage, res: ServerResponse, identity: Identity, channel: string) => boolean
-  readonly send: (input: SendInput, key: string | undefined) => TE.TaskEither<SendError | IdempotencyError | RateLimited, Delivery>
+  readonly send: (input: SendInput, key: string | undefined) => TE.TaskEither<SendError | IdempotencyError | RateLimited | Muted, Delivery>
   /** The most bytes a (decompressed) body may hold. */
   readonly bodyLimit: number
   readonly answers: Answers

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import * as E from 'fp-ts/Either'
 import * as TE from 'fp-ts/TaskEither'
-import { playerKey, type ChannelName, type Message, type MessageId } from '../../domain/message'
+import { playerKey, REMOVAL_TEXT, SERVER_NAME, type ChannelName, type Message, type MessageId } from '../../domain/message'
 import type {
   AppendRequest,
   ChannelLimitReached,
@@ -9,11 +9,14 @@ import type {
   ClearScope,
   Conversation,
   FeedFilter,
+  LateReply,
   ListQuery,
   MessageFeed,
+  MessageNotFound,
   MessageRepository,
   Page,
-  RemovalObserver,
+  DiscardObserver,
+  RemovalRequest,
   StoreUnavailable,
 } from '../../domain/message-repository'
 import { firstPosition, Queue, Ring, type Sequence } from './sequence'
@@ -32,30 +35,43 @@ export type MemoryStoreOptions = {
    */
   readonly onListenerError?: (error: unknown) => void
   /**
-   * Told of what each append stored (the message, then its reply), in the
-   * same step and in id order, after the feed: the outbound queues are fed
-   * this way (memory-outbound-queues.ts). Must not throw.
+   * Told of what each append stored (the message, then its reply; a late
+   * reply; the removal entries of a removal), in the same step and in id
+   * order, after the feed: the outbound queues are fed this way
+   * (memory-outbound-queues.ts). Must not throw.
    */
   readonly onStored?: (messages: ReadonlyArray<Message>) => void
-  /** Told of the messages each append evicted and each clear removed. */
-  readonly onRemoved?: RemovalObserver
+  /** Told of the messages each append evicted and each clear removed (the metrics count them). */
+  readonly onDiscarded?: DiscardObserver
+  /** Told of the messages a removal took out, in the same step, before `onStored` hears of its entries: the outbound queues let them go. Must not throw. */
+  readonly onRemoved?: (messages: ReadonlyArray<Message>) => void
 }
 
 /*
- * Gap bookkeeping. Removal is always oldest-first within a channel (eviction)
- * or everything (clear), so "a message after cursor c was removed" is exactly
- * "the highest removed id exceeds c". Each channel and each player log keeps
- * that highest id; when a log is dropped its value folds into a floor kept by
- * its parent, which answers for logs that no longer exist. The floor can only
- * err towards reporting a gap, never towards hiding one.
+ * Gap bookkeeping. What a reader can miss unannounced is always lost
+ * oldest-first within a channel (eviction) or all at once (clear), so "a
+ * message after cursor c was lost" is exactly "the highest lost id exceeds
+ * c". Each channel and each player log keeps that highest id; when a log is
+ * dropped its value folds into a floor kept by its parent, which answers for
+ * logs that no longer exist. The floor can only err towards reporting a gap,
+ * never towards hiding one.
+ *
+ * A removal (moderation) takes messages from anywhere in a log, but it is not
+ * a loss: its removal entry, appended after them, tells every reader behind
+ * it, so it moves none of these ids. The entry itself is lost like any entry
+ * (evicted, cleared); as every player's reader reads the channel's removal
+ * entries too, a channel keeps the highest lost removal entry's id for them.
  */
 type PlayerLog = { readonly messages: Queue; removedThrough: MessageId }
 
 type ChannelLog = {
   readonly ring: Ring
   readonly players: Map<string, PlayerLog>
+  /** The removal entries the ring holds, oldest first: what a player's reader after a cursor reads besides that player's messages. */
+  removals: Queue
   removedThrough: MessageId
   droppedPlayersRemovedThrough: MessageId
+  removalsRemovedThrough: MessageId
 }
 
 type Listener = (message: Message) => void
@@ -78,11 +94,15 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
   const onListenerError = options.onListenerError ?? reportListenerError
   const onStored = options.onStored
 
+  const onRemoved = options.onRemoved
+
   const newChannel = (): ChannelLog => ({
     ring: new Ring(options.maxMessages),
     players: new Map(),
+    removals: new Queue(),
     removedThrough: droppedChannelsRemovedThrough,
     droppedPlayersRemovedThrough: droppedChannelsRemovedThrough,
+    removalsRemovedThrough: droppedChannelsRemovedThrough,
   })
 
   /** Channels emptied by a per-channel clear keep their entry until room is needed. */
@@ -106,20 +126,32 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
   }
 
   /** Stores the message, answering how many it evicted (0 or 1). */
+  /** Stores a message, evicting the oldest of a full channel; how many it evicted (0 or 1), for the metrics. */
   const store = (log: ChannelLog, message: Message): number => {
     const evicted = log.ring.push(message)
     if (evicted !== undefined) {
       log.removedThrough = evicted.id
-      const key = playerKey(evicted.playerName)
-      const player = log.players.get(key)
-      if (player !== undefined) {
-        player.messages.shift()
-        player.removedThrough = evicted.id
-        if (player.messages.length === 0) {
-          log.droppedPlayersRemovedThrough = Math.max(log.droppedPlayersRemovedThrough, evicted.id)
-          log.players.delete(key)
+      if (evicted.type === 'removal') {
+        log.removals.shift()
+        log.removalsRemovedThrough = evicted.id
+      } else {
+        const key = playerKey(evicted.playerName)
+        const player = log.players.get(key)
+        if (player !== undefined) {
+          player.messages.shift()
+          player.removedThrough = evicted.id
+          if (player.messages.length === 0) {
+            log.droppedPlayersRemovedThrough = Math.max(log.droppedPlayersRemovedThrough, evicted.id)
+            log.players.delete(key)
+          }
         }
       }
+    }
+    // A removal entry belongs to no player: every player's reader reads it from the channel's list of them.
+    const count = evicted === undefined ? 0 : 1
+    if (message.type === 'removal') {
+      log.removals.push(message)
+      return count
     }
     const key = playerKey(message.playerName)
     let player = log.players.get(key)
@@ -128,7 +160,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
       log.players.set(key, player)
     }
     player.messages.push(message)
-    return evicted === undefined ? 0 : 1
+    return count
   }
 
   /*
@@ -141,6 +173,11 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
     const forChannel = listeners.get(message.channel)
     if (forChannel === undefined) return
     for (const listener of forChannel.all) hear(listener, message)
+    if (message.type === 'removal') {
+      // Every player's listener in the channel: the entry may take out what any of them showed.
+      for (const forPlayer of forChannel.byPlayer.values()) for (const listener of forPlayer) hear(listener, message)
+      return
+    }
     const forPlayer = forChannel.byPlayer.get(playerKey(message.playerName))
     if (forPlayer !== undefined) for (const listener of forPlayer) hear(listener, message)
   }
@@ -171,6 +208,7 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
       type: 'player',
       replyTo: undefined,
       userId: draft.userId,
+      removes: undefined,
     }
     let evicted = store(log, message)
     let reply: Message | undefined
@@ -184,20 +222,122 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
         type: 'reply',
         replyTo: message.id,
         userId: undefined,
+        removes: undefined,
       }
       evicted += store(log, reply)
     }
-    if (evicted > 0) options.onRemoved?.({ reason: 'evicted', count: evicted })
+    if (evicted > 0) options.onDiscarded?.({ reason: 'evicted', count: evicted })
     tell(message)
     if (reply !== undefined) tell(reply)
     if (onStored !== undefined) onStored(reply === undefined ? [message] : [message, reply])
     return E.right(reply === undefined ? { message } : { message, reply })
   }
 
+  /** The message (a player's or a reply) with this id in the channel's ring, if it holds one. */
+  const messageIn = (log: ChannelLog, id: MessageId): Message | undefined => {
+    const at = firstPosition(log.ring, (m) => m.id >= id)
+    const found = at < log.ring.length ? log.ring.at(at) : undefined
+    return found !== undefined && found.id === id && found.type !== 'removal' ? found : undefined
+  }
+
+  const appendReplyNow = (late: LateReply): E.Either<MessageNotFound, Message> => {
+    const log = channels.get(late.channel)
+    if (log === undefined || messageIn(log, late.replyTo) === undefined) return E.left({ _tag: 'MessageNotFound', id: late.replyTo })
+    lastSentAt = Math.max(lastSentAt, late.sentAt)
+    const reply: Message = {
+      id: ++lastId,
+      channel: late.channel,
+      playerName: late.playerName,
+      text: late.text,
+      sentAt: lastSentAt,
+      type: 'reply',
+      replyTo: late.replyTo,
+      userId: undefined,
+      removes: undefined,
+    }
+    if (store(log, reply) > 0) options.onDiscarded?.({ reason: 'evicted', count: 1 })
+    tell(reply)
+    if (onStored !== undefined) onStored([reply])
+    return E.right(reply)
+  }
+
+  /**
+   * Takes what `picks` chooses out of one channel, with the replies to it (a
+   * reply comes after what it answers, so one pass in id order finds them),
+   * in one pass over the ring and one over each player's queue it touched.
+   */
+  const takeOut = (log: ChannelLog, picks: (message: Message) => boolean): Message[] => {
+    const chosen = new Set<MessageId>()
+    const taken = log.ring.removeWhere((m) => {
+      if (m.type === 'removal' || !(picks(m) || (m.replyTo !== undefined && chosen.has(m.replyTo)))) return false
+      chosen.add(m.id)
+      return true
+    })
+    const keys = new Set(taken.map((m) => playerKey(m.playerName)))
+    for (const key of keys) {
+      const player = log.players.get(key)
+      if (player === undefined) continue
+      player.messages.removeWhere((m) => chosen.has(m.id))
+      // A player left with nothing goes, as after an eviction: their name is not kept (an erasure must not leave it behind).
+      if (player.messages.length === 0) {
+        log.droppedPlayersRemovedThrough = Math.max(log.droppedPlayersRemovedThrough, player.removedThrough)
+        log.players.delete(key)
+      }
+    }
+    return taken
+  }
+
+  const removeNow = (request: RemovalRequest): E.Either<MessageNotFound, Message[]> => {
+    const scope = request.scope
+    const touched: Array<{ readonly channel: ChannelName; readonly log: ChannelLog; readonly taken: Message[] }> = []
+    if (scope._tag === 'Message') {
+      for (const [channel, log] of channels) {
+        if (messageIn(log, scope.id) === undefined) continue
+        touched.push({ channel, log, taken: takeOut(log, (m) => m.id === scope.id) })
+        break
+      }
+      if (touched.length === 0) return E.left({ _tag: 'MessageNotFound', id: scope.id })
+    } else {
+      const key = scope._tag === 'Player' ? playerKey(scope.name) : undefined
+      const userId = scope.userId
+      // In the order of the channels' names, as every store hands out the entries' ids.
+      for (const channel of [...channels.keys()].sort()) {
+        const log = channels.get(channel) as ChannelLog
+        // By name alone, a channel where the player holds nothing is passed over without a scan.
+        if (userId === undefined && key !== undefined && !log.players.has(key)) continue
+        const taken = takeOut(log, (m) => (key !== undefined && playerKey(m.playerName) === key) || (userId !== undefined && m.userId === userId))
+        if (taken.length > 0) touched.push({ channel, log, taken })
+      }
+    }
+    if (touched.length > 0) lastSentAt = Math.max(lastSentAt, request.sentAt)
+    const entries = touched.map(({ channel, log, taken }): Message => {
+      const entry: Message = {
+        id: ++lastId,
+        channel,
+        playerName: SERVER_NAME,
+        text: REMOVAL_TEXT,
+        sentAt: lastSentAt,
+        type: 'removal',
+        replyTo: undefined,
+        userId: undefined,
+        removes: taken.map((m) => m.id),
+      }
+      // Never evicts: the channel holds at least one entry fewer than before.
+      store(log, entry)
+      return entry
+    })
+    for (const entry of entries) tell(entry)
+    if (onRemoved !== undefined && touched.length > 0) onRemoved(touched.flatMap((t) => t.taken))
+    if (onStored !== undefined && entries.length > 0) onStored(entries)
+    return E.right(entries)
+  }
+
   const removedThrough = (log: ChannelLog | undefined, player: string | undefined): MessageId => {
     if (log === undefined) return droppedChannelsRemovedThrough
     if (player === undefined) return log.removedThrough
-    return log.players.get(playerKey(player))?.removedThrough ?? log.droppedPlayersRemovedThrough
+    // A player's reader reads the channel's removal entries too.
+    const own = log.players.get(playerKey(player))?.removedThrough ?? log.droppedPlayersRemovedThrough
+    return Math.max(own, log.removalsRemovedThrough)
   }
 
   const EMPTY: Sequence = { length: 0, at: () => { throw new RangeError('empty sequence') } }
@@ -211,6 +351,9 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
 
   const readChannel = (channel: ChannelName, query: ListQuery): Page => {
     const log = channels.get(channel)
+    // With removal entries held: a read without a cursor leaves them out of the channel's ring, a player's read after
+    // a cursor adds them to the player's queue. Either is a merge; a channel without any reads as it always has.
+    if (log !== undefined && log.removals.length > 0 && (query.cursor === undefined) === (query.player === undefined)) return readMerged(query)
     const seq = sequenceOf(log, query.player)
     const sinceStart = query.since === undefined ? 0 : firstPosition(seq, (m) => m.sentAt > (query.since as number))
     if (query.cursor === undefined) {
@@ -238,7 +381,9 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
    * for one channel, and the runs left are merged by id (ids increase across
    * the store, so the result is what one channel holding all of them would
    * give). A read names a handful of channels (CHANNELS_PER_READ_MAX), so the
-   * merge looks at every run's next message for each one it takes.
+   * merge looks at every run's next message for each one it takes. A
+   * player's read after a cursor merges the channel's removal entries in as a
+   * run of their own; a read without a cursor passes over removal entries.
    */
   const readMerged = (query: ListQuery): Page => {
     const cursor = query.cursor
@@ -246,18 +391,24 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
     const after = cursor === undefined || foreign ? 0 : cursor.after
     const runs: Run[] = []
     let removed = 0
-    for (const channel of query.channels) {
-      const log = channels.get(channel)
-      removed = Math.max(removed, removedThrough(log, query.player))
-      const seq = sequenceOf(log, query.player)
+    const addRun = (seq: Sequence): void => {
       const sinceStart = query.since === undefined ? 0 : firstPosition(seq, (m) => m.sentAt > (query.since as number))
       const next = cursor === undefined ? sinceStart : Math.max(sinceStart, firstPosition(seq, (m) => m.id > after))
       if (next < seq.length) runs.push({ seq, next, end: seq.length })
     }
+    for (const channel of query.channels) {
+      const log = channels.get(channel)
+      removed = Math.max(removed, removedThrough(log, query.player))
+      addRun(sequenceOf(log, query.player))
+      if (cursor !== undefined && query.player !== undefined && log !== undefined && log.removals.length > 0) addRun(log.removals)
+    }
     const messages: Message[] = []
     if (cursor === undefined) {
-      // The newest `limit` of them all, taken from the runs' ends, then put oldest first.
-      for (let run = newestTail(runs); run !== undefined && messages.length < query.limit; run = newestTail(runs)) messages.push(run.seq.at(--run.end))
+      // The newest `limit` of them all but removal entries, taken from the runs' ends, then put oldest first.
+      for (let run = newestTail(runs); run !== undefined && messages.length < query.limit; run = newestTail(runs)) {
+        const m = run.seq.at(--run.end)
+        if (m.type !== 'removal') messages.push(m)
+      }
       return { messages: messages.reverse(), epoch, nextAfter: lastId, hasMore: false, gap: false }
     }
     let run = oldestHead(runs)
@@ -279,16 +430,18 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
       // Everything up to the newest id is gone, in every channel.
       droppedChannelsRemovedThrough = lastId
       channels.clear()
-      if (removed > 0) options.onRemoved?.({ reason: 'cleared', count: removed })
+      if (removed > 0) options.onDiscarded?.({ reason: 'cleared', count: removed })
       return
     }
     const log = channels.get(scope.channel)
     if (log === undefined) return
-    if (log.ring.length > 0) options.onRemoved?.({ reason: 'cleared', count: log.ring.length })
+    if (log.ring.length > 0) options.onDiscarded?.({ reason: 'cleared', count: log.ring.length })
     log.removedThrough = Math.max(log.removedThrough, log.ring.newest()?.id ?? 0)
     log.droppedPlayersRemovedThrough = log.removedThrough
+    log.removalsRemovedThrough = log.removedThrough
     log.ring.clear()
     log.players.clear()
+    log.removals = new Queue()
   }
 
   const summaries = (): ReadonlyArray<ChannelSummary> =>
@@ -350,6 +503,8 @@ export const createMemoryMessageStore = (options: MemoryStoreOptions): MemoryMes
 
   return {
     append: (request) => TE.fromIOEither(() => appendNow(request)),
+    remove: (request) => TE.fromIOEither(() => removeNow(request)),
+    appendReply: (late) => TE.fromIOEither(() => appendReplyNow(late)),
     list: (query) => TE.fromIO(() => readNow(query)),
     clear: (scope) => TE.fromIO(() => clearNow(scope)),
     channels: () => TE.fromIO(summaries),

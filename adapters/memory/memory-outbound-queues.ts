@@ -12,12 +12,15 @@ import { Queue } from './sequence'
  * `onStored`), so a message is queued in the same step that stores it and
  * in id order. Bounded: past a target's `maxQueue` the oldest is dropped and
  * counted. Not durable: what is queued when the process stops is gone with
- * it (the delivery loop counts it as dropped).
+ * it (the delivery loop counts it as dropped). A removal takes what it
+ * removed off every queue (`withdraw`, wired to the store's `onRemoved`).
  */
 
 export type MemoryOutboundQueues = OutboundQueues & {
   /** Queues each message for every target that wants it. */
   readonly offer: (messages: ReadonlyArray<Message>) => void
+  /** Takes removed messages off every queue (wired to the store's `onRemoved`): what was removed is never delivered. */
+  readonly withdraw: (messages: ReadonlyArray<Message>) => void
 }
 
 type TargetQueue = {
@@ -59,8 +62,14 @@ export const createMemoryOutboundQueues = (options: { readonly routes: ReadonlyA
     }
   }
 
+  const withdraw = (messages: ReadonlyArray<Message>): void => {
+    const ids = new Set(messages.map((m) => m.id))
+    for (const t of targets.values()) if (t.queue.length > 0) t.queue.removeWhere((m) => ids.has(m.id))
+  }
+
   return {
     offer,
+    withdraw,
     peek: (target, limit) =>
       TE.fromIOEither(() => {
         const t = targets.get(target)

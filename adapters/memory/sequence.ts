@@ -81,6 +81,33 @@ export class Ring implements Sequence {
     this.start = 0
     this.length = 0
   }
+
+  /**
+   * Takes out every message `remove` picks, keeping the others in order, in
+   * one pass over the ring (a removal, not eviction: it may take any of
+   * them). Returns what it took, oldest first.
+   */
+  removeWhere(remove: (message: Message) => boolean): Message[] {
+    const taken: Message[] = []
+    let kept = 0
+    for (let i = 0; i < this.length; i++) {
+      const message = this.at(i)
+      if (remove(message)) taken.push(message)
+      else {
+        // Kept messages move down into the places of those taken; the slots past the last kept are let go.
+        if (kept !== i) this.slots[this.position(kept)] = message
+        kept++
+      }
+    }
+    for (let i = kept; i < this.length; i++) this.slots[this.position(i)] = undefined
+    this.length = kept
+    return taken
+  }
+
+  private position(index: number): number {
+    const i = this.start + index
+    return i >= this.slots.length ? i - this.slots.length : i
+  }
 }
 
 /** A FIFO queue with O(1) amortised push and shift, readable by position. */
@@ -111,6 +138,14 @@ export class Queue implements Sequence {
 
   at(index: number): Message {
     return this.items[this.head + index] as Message
+  }
+
+  /** Takes out every message `remove` picks, keeping the others in order; returns how many it took. */
+  removeWhere(remove: (message: Message) => boolean): number {
+    const before = this.length
+    this.items = this.items.slice(this.head).filter((message) => !remove(message))
+    this.head = 0
+    return before - this.items.length
   }
 }
 

@@ -7,7 +7,9 @@ import { outcomeOf, post, retryAfterMs } from './post'
 
 /*
  * A webhook: each message POSTed as JSON `{ "event": "message.created",
- * "message": { ... } }` (the message as the API shows it). Delivery is at
+ * "message": { ... } }` (the message as the API shows it), and a removal
+ * entry, to a target that asks for them, as `{ "event": "message.removed",
+ * "message": { ..., "type": "removal", "removes": [ids] } }`. Delivery is at
  * least once: a receiver keeps the ids it has seen (`X-Message-Id`, also the
  * message's `id`) and drops repeats.
  *
@@ -29,12 +31,15 @@ export type WebhookOptions = {
 }
 
 export const WEBHOOK_EVENT = 'message.created'
+/** The event of a removal entry: the receiver takes the messages `removes` lists down wherever it showed them. */
+export const WEBHOOK_REMOVAL_EVENT = 'message.removed'
 
 /** The `X-Signature` of a body sent at `unixSeconds`. */
 export const webhookSignature = (secret: string, unixSeconds: number, body: string): string =>
   `t=${unixSeconds},v1=${createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`
 
-export const webhookBody = (message: Message): string => `{"event":"${WEBHOOK_EVENT}","message":${messageJsonOf(message)}}`
+export const webhookBody = (message: Message): string =>
+  `{"event":"${message.type === 'removal' ? WEBHOOK_REMOVAL_EVENT : WEBHOOK_EVENT}","message":${messageJsonOf(message)}}`
 
 export const createWebhookDeliverer = (options: WebhookOptions): Deliverer => ({
   deliver: (message, signal) => async () => {

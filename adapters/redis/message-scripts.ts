@@ -1,3 +1,6 @@
+import { SERVER_NAME } from '../../domain/message'
+import { outboundQueueing } from './outbound-scripts'
+
 /*
  * The Lua scripts of the Redis message store (redis-message-store.ts), one
  * per port operation, each run atomically by Redis in one round trip
@@ -23,13 +26,19 @@
  *                          f (highest id removed from a channel since dropped: the floor for absent channels)
  *   P:channels             set: the channels that hold a log (the MAX_CHANNELS bound), emptied ones included
  *   P:emptied              set: the channels emptied by a clear, dropped first when room is needed
- *   P:{P:C}:log            sorted set: the channel's newest MAX_MESSAGES, score the id, member
- *                          `<player key>\n<the message's JSON>` (the key, for eviction, never holds a line feed)
- *   P:{P:C}:gaps           hash: r (highest id removed from the channel), d (floor for its dropped players)
- *   P:{P:C}:players        hash: player key -> highest id of theirs removed (a field while they hold messages)
+ *   P:{P:C}:log            sorted set: the channel's newest MAX_MESSAGES entries, score the id, member
+ *                          `<player key>\n<the message's JSON>` (the key, for eviction, never holds a line feed),
+ *                          or `\n<JSON>` for a removal entry, which belongs to no player
+ *   P:{P:C}:gaps           hash: r (highest id evicted or cleared from the channel), d (floor for its dropped
+ *                          players), x (highest id of a removal entry evicted or cleared)
+ *   P:{P:C}:players        hash: player key -> highest id of theirs evicted (a field while they hold messages)
  *   P:{P:C}:p:<player key> sorted set: that player's ids in the channel (member and score the id)
- *   P:feed                 the pub/sub channel: '<epoch>\n[<message JSON>,…]' per batch of appends,
- *                          '<epoch>\nclear' and '<epoch>\nclear:<C>' per clear
+ *   P:{P:C}:removals       sorted set: the ids of the removal entries the log holds (what a player's reader reads too)
+ *   P:{P:C}:answers        hash: message id -> the ids of the late replies to it (appendReply), comma-separated;
+ *                          entries for messages the log no longer holds are let go by the next late reply
+ *   P:feed                 the pub/sub channel: '<epoch>\n[<message JSON>,…]' per batch of appends (a late reply
+ *                          and a removal entry are published the same way), '<epoch>\nclear' and '<epoch>\nclear:<C>'
+ *                          per clear
  *
  * Redis Cluster: every key of one channel shares the hash tag {P:C}, so a
  * channel lives on one slot; P:meta, P:channels and P:emptied are global. The
@@ -46,6 +55,17 @@
  * `base` below), which puts one deployment on one shard: the same as a single
  * Redis, with Cluster's failover. Sharding one deployment by channel would need
  * ids that are not global, which the ports do not allow.
+ *
+ * Removals: a removal is one script per channel it touches: the messages
+ * (and the replies to them) out of the log, their players' indexes and the
+ * outbound queues, a removal entry in, with an id from the same counter,
+ * published on the feed. The gap bookkeeping does not move: a removal is
+ * not an eviction, and its entry tells every reader behind it. Finding a
+ * player's messages by name reads their index; by user id it reads the
+ * channel's log through (an index of user ids would cost every send a write
+ * and every eviction another, for an operation of moderators): a channel of
+ * 1,000 messages costs Redis about 1 ms. A removal of one message by id
+ * looks it up in each channel (ids are global, its channel unknown).
  *
  * Redis 6.2 or later (ZRANGE … BYSCORE). Redis must keep every key it is given (maxmemory-policy noeviction, the
  * default): a key evicted by Redis would silently lose bookkeeping. If P:meta
@@ -69,8 +89,12 @@ local function dropChannel(ch)
   local b = base(ch)
   local players = redis.call('HKEYS', b .. 'players')
   for i = 1, #players do redis.call('UNLINK', b .. 'p:' .. players[i]) end
-  redis.call('UNLINK', b .. 'log', b .. 'gaps', b .. 'players')
+  redis.call('UNLINK', b .. 'log', b .. 'gaps', b .. 'players', b .. 'removals', b .. 'answers')
 end
+-- Whether a log member is a removal entry's (no player key before its line feed).
+local function isRemoval(member) return string.byte(member, 1) == 10 end
+-- The member of the entry with this id in a channel's log, or nil.
+local function byId(LOG, id) return redis.call('ZRANGE', LOG, id, id, 'BYSCORE')[1] end
 -- The store's life: epoch, newest id, floor for absent channels, newest sentAt. Started afresh when P:meta is gone.
 local function life(candidate)
   local m = redis.call('HMGET', META, 'e', 'id', 'f', 't')
@@ -80,6 +104,56 @@ local function life(candidate)
   redis.call('UNLINK', CHANNELS, EMPTIED)
   redis.call('HSET', META, 'e', candidate, 'id', '0', 'f', '0', 't', '0')
   return candidate, 0, 0, '0'
+end
+`
+
+/** No outbound targets: the functions the scripts call do nothing. */
+const NO_OUTBOUND = outboundQueueing([])
+
+/**
+ * As the memory store stores one entry: into the ring (evicting the oldest
+ * when full), then into its player's queue. The append and late-reply
+ * scripts share it; `c` is what the script knows of the channel (held, its
+ * gap bookkeeping r, d, x, dirty once changed, the players known to have a
+ * field), and `maxMessages` its bound.
+ */
+const STORE = `
+-- How many messages the script evicted (the metrics count them: the append script returns it).
+local evicted = 0
+local function store(c, ch, LOG, PLAYERS, mid, pkey, pindex, json)
+  redis.call('ZADD', LOG, mid, pkey .. '\\n' .. json)
+  c.held = c.held + 1
+  if c.held > maxMessages then
+    local gone = redis.call('ZPOPMIN', LOG, c.held - maxMessages)
+    evicted = evicted + #gone / 2
+    c.held = maxMessages
+    c.dirty = true
+    for i = 1, #gone, 2 do
+      local gid = tonumber(gone[i + 1])
+      c.r = math.max(c.r, gid)
+      local k = string.match(gone[i], '^([^\\n]*)\\n')
+      if k == '' then
+        -- A removal entry: out of the channel's list of them; a player's reader behind it has a gap now.
+        redis.call('ZREM', base(ch) .. 'removals', fmt(gid))
+        c.x = math.max(c.x, gid)
+      elseif k then
+        local gindex = base(ch) .. 'p:' .. k
+        redis.call('ZREM', gindex, fmt(gid))
+        if redis.call('ZCARD', gindex) == 0 then
+          c.d = math.max(c.d, gid)
+          redis.call('HDEL', PLAYERS, k)
+          c.known[k] = nil
+        else
+          redis.call('HSET', PLAYERS, k, fmt(gid))
+        end
+      end
+    end
+  end
+  redis.call('ZADD', pindex, mid, fmt(mid))
+  if not c.known[pkey] then
+    redis.call('HSETNX', PLAYERS, pkey, fmt(c.d))
+    c.known[pkey] = true
+  end
 end
 `
 
@@ -95,7 +169,7 @@ end
  * Returns {epoch, then for each append: first id and sentAt, or 0 and '' when the channel bound refuses it,
  *          then how many messages the batch evicted}.
  */
-export const appendScript = (outboundQueueing = 'local function outbound(ch, kind, id, json) end'): string => `${PREAMBLE}
+export const appendScript = (outboundQueueing: string = NO_OUTBOUND): string => `${PREAMBLE}
 -- Queues a stored message for the outbound targets that want it (outbound-scripts.ts); nothing without targets.
 ${outboundQueueing}
 local epoch, lastId, floor, lastT = life(ARGV[2])
@@ -104,7 +178,6 @@ local maxMessages = tonumber(ARGV[3])
 local maxChannels = tonumber(ARGV[4])
 local out = {epoch}
 local told = {}
-local evicted = 0
 -- What this batch knows of each channel it admitted: how many messages it holds, its gap bookkeeping (written back
 -- at the end), and the players it knows to have a field in the players hash.
 local open = {}
@@ -127,48 +200,17 @@ local function admit(ch, LOG, GAPS)
         if redis.call('SCARD', CHANNELS) >= maxChannels then return nil end
       end
       redis.call('SADD', CHANNELS, ch)
-      redis.call('HSET', GAPS, 'r', fmt(floor), 'd', fmt(floor))
+      redis.call('HSET', GAPS, 'r', fmt(floor), 'd', fmt(floor), 'x', fmt(floor))
     else
       redis.call('SREM', EMPTIED, ch)
     end
   end
-  local gaps = redis.call('HMGET', GAPS, 'r', 'd')
-  c = { held = held, r = num(gaps[1]), d = num(gaps[2]), dirty = false, gaps = GAPS, known = {} }
+  local gaps = redis.call('HMGET', GAPS, 'r', 'd', 'x')
+  c = { held = held, r = num(gaps[1]), d = num(gaps[2]), x = num(gaps[3]), dirty = false, gaps = GAPS, known = {} }
   open[ch] = c
   return c
 end
--- As the memory store stores one message: into the ring (evicting the oldest when full), then into its player's queue.
-local function store(c, ch, LOG, PLAYERS, mid, pkey, pindex, json)
-  redis.call('ZADD', LOG, mid, pkey .. '\\n' .. json)
-  c.held = c.held + 1
-  if c.held > maxMessages then
-    local gone = redis.call('ZPOPMIN', LOG, c.held - maxMessages)
-    evicted = evicted + #gone / 2
-    c.held = maxMessages
-    c.dirty = true
-    for i = 1, #gone, 2 do
-      local gid = tonumber(gone[i + 1])
-      c.r = math.max(c.r, gid)
-      local k = string.match(gone[i], '^([^\\n]*)\\n')
-      if k then
-        local gindex = base(ch) .. 'p:' .. k
-        redis.call('ZREM', gindex, fmt(gid))
-        if redis.call('ZCARD', gindex) == 0 then
-          c.d = math.max(c.d, gid)
-          redis.call('HDEL', PLAYERS, k)
-          c.known[k] = nil
-        else
-          redis.call('HSET', PLAYERS, k, fmt(gid))
-        end
-      end
-    end
-  end
-  redis.call('ZADD', pindex, mid, fmt(mid))
-  if not c.known[pkey] then
-    redis.call('HSETNX', PLAYERS, pkey, fmt(c.d))
-    c.known[pkey] = true
-  end
-end
+${STORE}
 for a = 0, (#ARGV - 4) / 6 - 1 do
   local arg, key = 4 + a * 6, 3 + a * 5
   local ch = ARGV[arg + 1]
@@ -199,7 +241,7 @@ for a = 0, (#ARGV - 4) / 6 - 1 do
   end
 end
 for _, c in pairs(open) do
-  if c.dirty then redis.call('HSET', c.gaps, 'r', fmt(c.r), 'd', fmt(c.d)) end
+  if c.dirty then redis.call('HSET', c.gaps, 'r', fmt(c.r), 'd', fmt(c.d), 'x', fmt(c.x)) end
 end
 if lastId ~= startId then redis.call('HSET', META, 'id', fmt(lastId)) end
 if lastT ~= startT then redis.call('HSET', META, 't', lastT) end
@@ -212,8 +254,10 @@ return out
 
 /**
  * Reads a page of one or more channels under one cursor (ids are global, so
- * the channels' messages merge by id into one history).
- * KEYS: meta, channels, then for each channel: log, gaps, players, player index (the log again without a player)
+ * the channels' messages merge by id into one history). A read without a
+ * cursor passes over removal entries; a player's read after a cursor merges
+ * the channel's removal entries into the player's messages.
+ * KEYS: meta, channels, then for each channel: log, gaps, players, player index (the log again without a player), removals
  * ARGV: prefix, epoch candidate, limit, player key or '', since or '', cursor id or '', cursor epoch or '', then the channels
  * Returns {epoch, nextAfter, hasMore (0/1), gap (0/1), {member…}} oldest first, each member `<player key>\n<JSON>`.
  */
@@ -223,17 +267,13 @@ local limit = tonumber(ARGV[3])
 local player = ARGV[4] ~= '' and ARGV[4] or nil
 local since = ARGV[5] ~= '' and tonumber(ARGV[5]) or nil
 local n = #ARGV - 7
--- The member of the message with this id in a channel's log, or nil.
-local function byId(LOG, id)
-  return redis.call('ZRANGE', LOG, id, id, 'BYSCORE')[1]
-end
--- The first rank sent after since, by bisection: in the channel's log, or (with a player) in their index.
+-- The first rank sent after since, by bisection: in the channel's log, or in an index of ids into it (a player's, the removal entries').
 local function firstRankAfter(LOG, INDEX)
   local lo, hi = 0, redis.call('ZCARD', INDEX)
   while lo < hi do
     local mid = math.floor((lo + hi) / 2)
     local at = redis.call('ZRANGE', INDEX, mid, mid)[1]
-    if player then at = byId(LOG, at) end
+    if INDEX ~= LOG then at = byId(LOG, at) end
     if sentAtOf(at) > since then hi = mid else lo = mid + 1 end
   end
   return lo
@@ -246,32 +286,55 @@ local cursor = ARGV[6] ~= ''
 local after = tonumber(ARGV[6]) or 0
 local foreign = cursor and ((ARGV[7] ~= '' and ARGV[7] ~= epoch) or after > lastId)
 if foreign then after = 0 end
+local function addRun(LOG, items)
+  if #items > 0 then runs[#runs + 1] = { log = LOG, items = items, first = 1, last = #items - 1 } end
+end
+-- One more than the page holds after the cursor: whether there is more.
+local function afterCursor(LOG, INDEX)
+  local start = redis.call('ZCOUNT', INDEX, '-inf', after)
+  if since then start = math.max(start, firstRankAfter(LOG, INDEX)) end
+  addRun(LOG, redis.call('ZRANGE', INDEX, start, start + limit, 'WITHSCORES'))
+end
 for c = 1, n do
-  local k = 2 + 4 * (c - 1)
-  local LOG, GAPS, PLAYERS, INDEX = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  local k = 2 + 5 * (c - 1)
+  local LOG, GAPS, PLAYERS, INDEX, REMOVALS = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
   local exists = redis.call('SISMEMBER', CHANNELS, ARGV[7 + c]) == 1
   if cursor then
     local removed
     if not exists then
       removed = floor
     elseif player then
-      removed = tonumber(redis.call('HGET', PLAYERS, player)) or num(redis.call('HGET', GAPS, 'd'))
+      -- A player's reader reads the channel's removal entries too.
+      local g = redis.call('HMGET', GAPS, 'd', 'x')
+      removed = math.max(tonumber(redis.call('HGET', PLAYERS, player)) or num(g[1]), num(g[2]))
     else
       removed = num(redis.call('HGET', GAPS, 'r'))
     end
     if foreign or after < removed then gap = true end
   end
   if exists and limit >= 1 then
-    local items
     if cursor then
-      local start = redis.call('ZCOUNT', INDEX, '-inf', after)
-      if since then start = math.max(start, firstRankAfter(LOG, INDEX)) end
-      -- One more than the page holds: whether there is more.
-      items = redis.call('ZRANGE', INDEX, start, start + limit, 'WITHSCORES')
+      afterCursor(LOG, INDEX)
+      if player and redis.call('ZCARD', REMOVALS) > 0 then afterCursor(LOG, REMOVALS) end
     else
-      items = redis.call('ZRANGE', INDEX, -limit, -1, 'WITHSCORES')
+      local entries = player and 0 or redis.call('ZCARD', REMOVALS)
+      if entries == 0 then
+        addRun(LOG, redis.call('ZRANGE', INDEX, -limit, -1, 'WITHSCORES'))
+      else
+        -- The newest limit but the removal entries, of which there are at most as many among them as the channel holds.
+        local read = redis.call('ZRANGE', INDEX, -(limit + entries), -1, 'WITHSCORES')
+        local kept = {}
+        for i = 1, #read, 2 do
+          if not isRemoval(read[i]) then
+            kept[#kept + 1] = read[i]
+            kept[#kept + 1] = read[i + 1]
+          end
+        end
+        local items = {}
+        for i = math.max(1, #kept - 2 * limit + 1), #kept do items[#items + 1] = kept[i] end
+        addRun(LOG, items)
+      end
     end
-    if #items > 0 then runs[#runs + 1] = { log = LOG, items = items, first = 1, last = #items - 1 } end
   end
 end
 -- The entries taken, oldest first, and the log each came from.
@@ -337,7 +400,7 @@ else
 end
 local out = taken
 if player then
-  -- A player's index holds ids: their members are in the channels' logs (a missing one, which the bookkeeping never leaves, is skipped).
+  -- A player's index (and the removal entries' one) holds ids: their members are in the channels' logs (a missing one, which the bookkeeping never leaves, is skipped).
   out = {}
   for i = 1, #taken do
     local m = byId(logs[i], taken[i])
@@ -384,8 +447,8 @@ if newest[2] then r = math.max(r, tonumber(newest[2])) end
 local b = base(ch)
 local players = redis.call('HKEYS', PLAYERS)
 for i = 1, #players do redis.call('UNLINK', b .. 'p:' .. players[i]) end
-redis.call('UNLINK', LOG, PLAYERS)
-redis.call('HSET', GAPS, 'r', fmt(r), 'd', fmt(r))
+redis.call('UNLINK', LOG, PLAYERS, b .. 'removals', b .. 'answers')
+redis.call('HSET', GAPS, 'r', fmt(r), 'd', fmt(r), 'x', fmt(r))
 redis.call('SADD', EMPTIED, ch)
 redis.call('PUBLISH', FEED, epoch .. '\\nclear:' .. ch)
 return {epoch, removed}
@@ -411,4 +474,160 @@ for i = 1, #all do
   end
 end
 return out
+`
+
+/**
+ * Stores a reply to a message the channel's log still holds (appendReply), as
+ * the append script stores one, and lists it under that message in the
+ * channel's answers, so that removing the message takes the reply with it.
+ * KEYS: meta, channels, emptied, log, gaps, players, reply player index, answers
+ * ARGV: prefix, epoch candidate, maxMessages, channel, sentAt, id answered, reply player key,
+ *       the reply's JSON after its '{' without id, sentAt and replyTo
+ * Returns {epoch, id, sentAt}, or {epoch, 0} when the message answered is not held.
+ */
+export const replyScript = (outboundQueueing: string = NO_OUTBOUND): string => `${PREAMBLE}
+${outboundQueueing}
+local epoch, lastId, floor, lastT = life(ARGV[2])
+local maxMessages = tonumber(ARGV[3])
+${STORE}
+local ch, answered = ARGV[4], ARGV[6]
+local LOG, GAPS, PLAYERS, INDEX, ANSWERS = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+if redis.call('SISMEMBER', CHANNELS, ch) == 0 then return {epoch, 0} end
+local target = byId(LOG, answered)
+if not target or isRemoval(target) then return {epoch, 0} end
+local g = redis.call('HMGET', GAPS, 'r', 'd', 'x')
+local c = { held = redis.call('ZCARD', LOG), r = num(g[1]), d = num(g[2]), x = num(g[3]), dirty = false, known = {} }
+local t = ARGV[5]
+if tonumber(t) < tonumber(lastT) then t = lastT end
+local id = lastId + 1
+local reply = '{"id":' .. fmt(id) .. ',"sentAt":' .. t .. ',"replyTo":' .. answered .. ',' .. ARGV[8]
+store(c, ch, LOG, PLAYERS, id, ARGV[7], INDEX, reply)
+if c.dirty then redis.call('HSET', GAPS, 'r', fmt(c.r), 'd', fmt(c.d), 'x', fmt(c.x)) end
+local listed = redis.call('HGET', ANSWERS, answered)
+redis.call('HSET', ANSWERS, answered, listed and (listed .. ',' .. fmt(id)) or fmt(id))
+-- Messages the log no longer holds (evicted meanwhile) need their entry no more: the hash holds what the window holds.
+local oldest = tonumber(redis.call('ZRANGE', LOG, 0, 0, 'WITHSCORES')[2]) or id
+local fields = redis.call('HKEYS', ANSWERS)
+for i = 1, #fields do
+  if tonumber(fields[i]) < oldest then redis.call('HDEL', ANSWERS, fields[i]) end
+end
+redis.call('HSET', META, 'id', fmt(id))
+if t ~= lastT then redis.call('HSET', META, 't', t) end
+redis.call('PUBLISH', FEED, epoch .. '\\n[' .. reply .. ']')
+outbound(ch, 'reply', id, reply)
+return {epoch, id, t}
+`
+
+/**
+ * Removes from one channel: the message with an id (the channel found by
+ * looking in each, when none is given), or every message of a player's key
+ * and/or a user id; with the replies to what it takes (the automatic one,
+ * right after its message, and the late ones in the answers hash, and
+ * replies to those), out of the log, the players' indexes (a player left
+ * with nothing is dropped, as after an eviction) and every outbound queue.
+ * Appends the channel's removal entry with the next id, publishes it and
+ * queues it for the targets that want removals. Never evicts: the channel
+ * holds at least one entry fewer than before.
+ * KEYS: meta, channels
+ * ARGV: prefix, epoch candidate, sentAt, mode ('message' or 'player'), channel ('' to find the message's),
+ *       message id or '', player key or '', user id or ''
+ * Returns {epoch, removal id, sentAt, channel, {ids removed}}, or {epoch, 0} when nothing matched.
+ */
+export const removeScript = (outboundQueueing: string = NO_OUTBOUND): string => `${PREAMBLE}
+${outboundQueueing}
+local epoch, lastId, floor, lastT = life(ARGV[2])
+local mode, ch = ARGV[4], ARGV[5]
+local pkey = ARGV[7] ~= '' and ARGV[7] or nil
+local uid = ARGV[8] ~= '' and ARGV[8] or nil
+if mode == 'message' and ch == '' then
+  local all = redis.call('SMEMBERS', CHANNELS)
+  for i = 1, #all do
+    local m = byId(base(all[i]) .. 'log', ARGV[6])
+    if m and not isRemoval(m) then
+      ch = all[i]
+      break
+    end
+  end
+  if ch == '' then return {epoch, 0} end
+elseif redis.call('SISMEMBER', CHANNELS, ch) == 0 then
+  return {epoch, 0}
+end
+local b = base(ch)
+local LOG, GAPS, PLAYERS, ANSWERS = b .. 'log', b .. 'gaps', b .. 'players', b .. 'answers'
+-- What is taken: its member by id, and its ids in the order found.
+local chosen, order = {}, {}
+local function choose(id, member)
+  if member and not isRemoval(member) and not chosen[id] then
+    chosen[id] = member
+    order[#order + 1] = id
+  end
+end
+if mode == 'message' then
+  choose(tonumber(ARGV[6]), byId(LOG, ARGV[6]))
+else
+  if pkey then
+    local ids = redis.call('ZRANGE', b .. 'p:' .. pkey, 0, -1)
+    for i = 1, #ids do choose(tonumber(ids[i]), byId(LOG, ids[i])) end
+  end
+  if uid then
+    -- The user id is the last field the append script writes, so it ends the member.
+    local suffix = ',"userId":' .. uid .. '}'
+    local all = redis.call('ZRANGE', LOG, 0, -1, 'WITHSCORES')
+    for i = 1, #all, 2 do
+      if string.sub(all[i], -#suffix) == suffix then choose(tonumber(all[i + 1]), all[i]) end
+    end
+  end
+end
+-- The replies to what is taken, and to those replies.
+local i = 1
+while i <= #order do
+  local id = order[i]
+  local after = byId(LOG, id + 1)
+  if after and tonumber(string.match(after, '\\n{"id":%d+,"sentAt":[^,]+,"replyTo":(%d+),')) == id then choose(id + 1, after) end
+  local late = redis.call('HGET', ANSWERS, fmt(id))
+  if late then
+    for rid in string.gmatch(late, '%d+') do choose(tonumber(rid), byId(LOG, rid)) end
+    redis.call('HDEL', ANSWERS, fmt(id))
+  end
+  i = i + 1
+end
+if #order == 0 then return {epoch, 0} end
+table.sort(order)
+local touched = {}
+for j = 1, #order do
+  local id = order[j]
+  local member = chosen[id]
+  redis.call('ZREM', LOG, member)
+  local k = string.match(member, '^([^\\n]*)\\n')
+  if k and k ~= '' then
+    redis.call('ZREM', b .. 'p:' .. k, fmt(id))
+    touched[k] = true
+  end
+  withdraw(id)
+end
+local d = num(redis.call('HGET', GAPS, 'd'))
+local dropped = false
+for k in pairs(touched) do
+  -- A player left with nothing goes, as after an eviction: their name is not kept (an erasure must not leave it behind).
+  if redis.call('ZCARD', b .. 'p:' .. k) == 0 then
+    d = math.max(d, num(redis.call('HGET', PLAYERS, k)))
+    redis.call('HDEL', PLAYERS, k)
+    dropped = true
+  end
+end
+if dropped then redis.call('HSET', GAPS, 'd', fmt(d)) end
+local t = ARGV[3]
+if tonumber(t) < tonumber(lastT) then t = lastT end
+local id = lastId + 1
+local removes = {}
+for j = 1, #order do removes[j] = fmt(order[j]) end
+local entry = '{"id":' .. fmt(id) .. ',"sentAt":' .. t .. ',"removes":[' .. table.concat(removes, ',') .. '],"channel":"' .. ch ..
+  '","playerName":${JSON.stringify(SERVER_NAME)},"text":"","type":"removal"}'
+redis.call('ZADD', LOG, id, '\\n' .. entry)
+redis.call('ZADD', b .. 'removals', id, fmt(id))
+redis.call('HSET', META, 'id', fmt(id))
+if t ~= lastT then redis.call('HSET', META, 't', t) end
+redis.call('PUBLISH', FEED, epoch .. '\\n[' .. entry .. ']')
+outbound(ch, 'removal', id, entry)
+return {epoch, id, t, ch, order}
 `

@@ -1,4 +1,4 @@
-import type { OutboundRoute } from '../../domain/outbound'
+import { DEFAULT_ROUTE_TYPES, type OutboundRoute } from '../../domain/outbound'
 
 /*
  * The outbound queues on Redis (redis-outbound-queues.ts): for a prefix P
@@ -12,9 +12,12 @@ import type { OutboundRoute } from '../../domain/outbound'
  * stored message is added to the queue of every target that wants it, in
  * the script that stores it, so queues are in id order and a message is
  * queued once whichever process sent it; past a target's bound the oldest
- * are popped and counted. The routes are written into the script's source
- * (names and channels are [A-Za-z0-9_-], types player or reply: nothing
- * that could break out of a Lua string), so a deployment's script names its
+ * are popped and counted. The late-reply and removal scripts queue what
+ * they store the same way, and a removal takes what it removed off every
+ * queue (`withdraw`): a message removed before it was delivered is never
+ * delivered. The routes are written into the script's source (names and
+ * channels are [A-Za-z0-9_-], types player, reply or removal: nothing that
+ * could break out of a Lua string), so a deployment's script names its
  * targets and its SHA follows their configuration.
  */
 
@@ -33,23 +36,30 @@ const luaSet = (names: ReadonlyArray<string> | undefined): string => {
 }
 
 /**
- * The Lua the append script runs for each message it stores:
- * `outbound(channel, type, id, json)`, with P (the prefix) in scope. No
- * routes: a function that does nothing.
+ * The Lua a script that stores runs for each entry it stores,
+ * `outbound(channel, type, id, json)`, and a removal for each id it takes
+ * out, `withdraw(id)`, with P (the prefix) in scope. No routes: functions
+ * that do nothing.
  */
 export const outboundQueueing = (routes: ReadonlyArray<OutboundRoute>): string => {
-  if (routes.length === 0) return 'local function outbound(ch, kind, id, json) end'
+  if (routes.length === 0) return 'local function outbound(ch, kind, id, json) end\nlocal function withdraw(id) end'
   const table = routes
     .map((r) => {
       if (!SAFE.test(r.name)) throw new Error(`not a safe target name: ${JSON.stringify(r.name)}`)
-      return `{name="${r.name}",channels=${luaSet(r.channels)},types=${luaSet(r.types)},max=${Math.floor(r.maxQueue)}}`
+      // A route without types gets what routeWants gives it (domain/outbound.ts): never removal entries unless named.
+      return `{name="${r.name}",channels=${luaSet(r.channels)},types=${luaSet(r.types ?? DEFAULT_ROUTE_TYPES)},max=${Math.floor(r.maxQueue)}}`
     })
     .join(',')
   return `local ROUTES = {${table}}
+local function withdraw(id)
+  for i = 1, #ROUTES do
+    redis.call('ZREMRANGEBYSCORE', P .. ':{' .. P .. ':out:' .. ROUTES[i].name .. '}:q', id, id)
+  end
+end
 local function outbound(ch, kind, id, json)
   for i = 1, #ROUTES do
     local r = ROUTES[i]
-    if (r.channels == nil or r.channels[ch]) and (r.types == nil or r.types[kind]) then
+    if (r.channels == nil or r.channels[ch]) and r.types[kind] then
       local b = P .. ':{' .. P .. ':out:' .. r.name .. '}:'
       redis.call('ZADD', b .. 'q', id, json)
       local over = redis.call('ZCARD', b .. 'q') - r.max

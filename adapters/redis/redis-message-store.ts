@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import * as E from 'fp-ts/Either'
 import type * as TE from 'fp-ts/TaskEither'
-import { playerKey, type ChannelName, type Message, type MessageId, type MessageText, type PlayerName } from '../../domain/message'
+import { playerKey, REMOVAL_TEXT, SERVER_NAME, type ChannelName, type Message, type MessageId, type MessageText, type PlayerName } from '../../domain/message'
 import type {
   AppendRequest,
   ChannelLimitReached,
@@ -9,16 +9,19 @@ import type {
   ClearScope,
   Conversation,
   FeedFilter,
+  LateReply,
   ListQuery,
   MessageFeed,
+  MessageNotFound,
   MessageRepository,
   Page,
-  RemovalObserver,
+  DiscardObserver,
+  RemovalRequest,
   StoreUnavailable,
 } from '../../domain/message-repository'
 import type { OutboundRoute } from '../../domain/outbound'
 import { COMMAND_TIMEOUT_MS, type RedisConnection } from './connection'
-import { appendScript, CHANNELS_SCRIPT, CLEAR_SCRIPT, LIST_SCRIPT } from './message-scripts'
+import { appendScript, CHANNELS_SCRIPT, CLEAR_SCRIPT, LIST_SCRIPT, removeScript, replyScript } from './message-scripts'
 import { outboundQueueing } from './outbound-scripts'
 
 /*
@@ -59,7 +62,7 @@ export type RedisMessageStoreOptions = {
   /** Told of entries that do not decode, listeners that throw, feed trouble. `console.error` by default. Must not throw. */
   readonly log?: (message: string, detail?: unknown) => void
   /** Told of the messages this store's appends evicted and its clears removed (not those of other processes). */
-  readonly onRemoved?: RemovalObserver
+  readonly onDiscarded?: DiscardObserver
 }
 
 export type RedisMessageStore = MessageRepository &
@@ -95,7 +98,10 @@ const consoleLog = (message: string, detail?: unknown): void => console.error(me
 export const createRedisMessageStore = (options: RedisMessageStoreOptions): RedisMessageStore => {
   const { connection, prefix, maxMessages, maxChannels } = options
   // The deployment's append script: its outbound targets are written into it (outbound-scripts.ts).
-  const APPEND = script(appendScript(outboundQueueing(options.outbound ?? [])))
+  const queueing = outboundQueueing(options.outbound ?? [])
+  const APPEND = script(appendScript(queueing))
+  const REPLY = script(replyScript(queueing))
+  const REMOVE = script(removeScript(queueing))
   // Commands without node-redis's own timeout (an AbortSignal per command, bounding only the wait to be written): `evaluate` bounds the whole wait.
   const commands = connection.client.withCommandOptions({ timeout: 0 })
   const subscriber = connection.subscriber
@@ -233,7 +239,7 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     const answer = result.right as unknown[]
     noteEpoch(answer[0] as string)
     const evicted = Number(answer[1 + 2 * batch.length] ?? 0)
-    if (evicted > 0) options.onRemoved?.({ reason: 'evicted', count: evicted })
+    if (evicted > 0) options.onDiscarded?.({ reason: 'evicted', count: evicted })
     for (let i = 0; i < batch.length; i++) {
       const { request, done } = batch[i] as Pending
       const id = answer[1 + 2 * i] as number
@@ -257,7 +263,7 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     for (const channel of query.channels) {
       const base = channelKeys(channel)
       const logKey = `${base}log`
-      keys.push(logKey, `${base}gaps`, `${base}players`, key === '' ? logKey : `${base}p:${key}`)
+      keys.push(logKey, `${base}gaps`, `${base}players`, key === '' ? logKey : `${base}p:${key}`, `${base}removals`)
       args.push(channel)
     }
     const result = await evaluate(LIST, keys, args)
@@ -274,6 +280,68 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     return E.right({ messages, epoch, nextAfter: reply[1], hasMore: reply[2] === 1, gap: reply[3] === 1 })
   }
 
+  const appendReplyNow = async (late: LateReply): Promise<E.Either<StoreUnavailable | MessageNotFound, Message>> => {
+    const base = channelKeys(late.channel)
+    const key = playerKey(late.playerName)
+    const result = await evaluate(
+      REPLY,
+      [META, CHANNEL_SET, EMPTIED, `${base}log`, `${base}gaps`, `${base}players`, `${base}p:${key}`, `${base}answers`],
+      [prefix, candidate, MAX_MESSAGES, late.channel, String(late.sentAt), String(late.replyTo), key, messageTail(late.channel, late.playerName, late.text, 'reply', undefined)],
+    )
+    if (E.isLeft(result)) return result
+    const answer = result.right as [string, number, string?]
+    noteEpoch(answer[0])
+    if (answer[1] === 0) return E.left({ _tag: 'MessageNotFound', id: late.replyTo })
+    return E.right({
+      id: answer[1],
+      channel: late.channel,
+      playerName: late.playerName,
+      text: late.text,
+      sentAt: Number(answer[2]),
+      type: 'reply',
+      replyTo: late.replyTo,
+      userId: undefined,
+      removes: undefined,
+    })
+  }
+
+  /** One channel's removal (remove-script's), as the entry it appended, or undefined when nothing there matched. */
+  const removeIn = async (args: string[]): Promise<E.Either<StoreUnavailable, Message | undefined>> => {
+    const result = await evaluate(REMOVE, [META, CHANNEL_SET], args)
+    if (E.isLeft(result)) return result
+    const answer = result.right as [string, number, string?, string?, number[]?]
+    noteEpoch(answer[0])
+    if (answer[1] === 0) return E.right(undefined)
+    return E.right(removalEntry(answer[1], answer[3] as ChannelName, Number(answer[2]), answer[4] ?? []))
+  }
+
+  /*
+   * One message: one script, which finds its channel. A player or a user: a
+   * script per channel holding entries, each atomic for its channel, run
+   * together; a failure of any fails the removal, and asking again removes
+   * what is left (what was removed stays removed: nothing matches it).
+   */
+  const removeNow = async (request: RemovalRequest): Promise<E.Either<StoreUnavailable | MessageNotFound, ReadonlyArray<Message>>> => {
+    const sentAt = String(request.sentAt)
+    const scope = request.scope
+    if (scope._tag === 'Message') {
+      const removed = await removeIn([prefix, candidate, sentAt, 'message', '', String(scope.id), '', ''])
+      if (E.isLeft(removed)) return removed
+      return removed.right === undefined ? E.left({ _tag: 'MessageNotFound', id: scope.id }) : E.right([removed.right])
+    }
+    const held = await channelsNow()
+    if (E.isLeft(held)) return held
+    const key = scope._tag === 'Player' ? playerKey(scope.name) : ''
+    const userId = scope.userId === undefined ? '' : String(scope.userId)
+    const removals = await Promise.all(held.right.map((summary) => removeIn([prefix, candidate, sentAt, 'player', summary.channel, '', key, userId])))
+    const entries: Message[] = []
+    for (const removal of removals) {
+      if (E.isLeft(removal)) return removal
+      if (removal.right !== undefined) entries.push(removal.right)
+    }
+    return E.right(entries.sort((a, b) => a.id - b.id))
+  }
+
   const clearNow = async (scope: ClearScope): Promise<E.Either<StoreUnavailable, void>> => {
     const keys = [META, CHANNEL_SET, EMPTIED]
     const args = [prefix, candidate, '']
@@ -286,7 +354,7 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     if (E.isLeft(result)) return result
     const [epoch, removed] = result.right as [string, number]
     noteEpoch(epoch)
-    if (removed > 0) options.onRemoved?.({ reason: 'cleared', count: removed })
+    if (removed > 0) options.onDiscarded?.({ reason: 'cleared', count: removed })
     return E.right(undefined)
   }
 
@@ -329,6 +397,11 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
     if (forChannel === undefined) return
     for (const subscription of forChannel.all) hear(subscription, message)
     if (forChannel.byPlayer.size === 0) return
+    if (message.type === 'removal') {
+      // Every player's listener in the channel: the entry may take out what any of them showed.
+      for (const set of forChannel.byPlayer.values()) for (const subscription of set) hear(subscription, message)
+      return
+    }
     const forPlayer = forChannel.byPlayer.get(playerKey(message.playerName))
     if (forPlayer !== undefined) for (const subscription of forPlayer) hear(subscription, message)
   }
@@ -493,6 +566,8 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
 
   return {
     append: (request) => () => appendNow(request),
+    remove: (request) => () => removeNow(request),
+    appendReply: (late) => () => appendReplyNow(late),
     list: (query) => () => listNow(query),
     clear: (scope): TE.TaskEither<StoreUnavailable, void> => () => clearNow(scope),
     channels: () => () => channelsNow(),
@@ -531,6 +606,7 @@ const conversation = (request: AppendRequest, id: MessageId, sentAt: number): Co
     type: 'player',
     replyTo: undefined,
     userId: draft.userId,
+    removes: undefined,
   }
   const reply = request.reply
   if (reply === undefined) return { message }
@@ -543,9 +619,23 @@ const conversation = (request: AppendRequest, id: MessageId, sentAt: number): Co
     type: 'reply',
     replyTo: id,
     userId: undefined,
+    removes: undefined,
   }
   return { message, reply: stored }
 }
+
+/** A removal entry, in the memory store's shape. */
+const removalEntry = (id: MessageId, channel: ChannelName, sentAt: number, removes: ReadonlyArray<MessageId>): Message => ({
+  id,
+  channel,
+  playerName: SERVER_NAME,
+  text: REMOVAL_TEXT,
+  sentAt,
+  type: 'removal',
+  replyTo: undefined,
+  userId: undefined,
+  removes,
+})
 
 /** The message's JSON after its opening brace, without the id and sentAt (and replyTo) that the append script writes in front. */
 const messageTail = (channel: string, playerName: string, text: string, type: 'player' | 'reply', userId: number | undefined): string =>
@@ -557,10 +647,15 @@ const messageTail = (channel: string, playerName: string, text: string, type: 'p
 const asMessage = (value: unknown): Message | undefined => {
   if (typeof value !== 'object' || value === null) return undefined
   const o = value as Record<string, unknown>
-  const { id, channel, playerName, text, sentAt, type, replyTo, userId } = o
+  const { id, channel, playerName, text, sentAt, type, replyTo, userId, removes } = o
   if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) return undefined
   if (typeof channel !== 'string' || typeof playerName !== 'string' || typeof text !== 'string') return undefined
-  if (typeof sentAt !== 'number' || (type !== 'player' && type !== 'reply')) return undefined
+  if (typeof sentAt !== 'number') return undefined
+  if (type === 'removal') {
+    if (!Array.isArray(removes) || !removes.every((r): r is number => typeof r === 'number' && Number.isSafeInteger(r) && r > 0)) return undefined
+    return removalEntry(id, channel as ChannelName, sentAt, removes)
+  }
+  if (type !== 'player' && type !== 'reply') return undefined
   if (replyTo !== undefined && typeof replyTo !== 'number') return undefined
   if (userId !== undefined && typeof userId !== 'number') return undefined
   return {
@@ -572,5 +667,6 @@ const asMessage = (value: unknown): Message | undefined => {
     type,
     replyTo: replyTo as MessageId | undefined,
     userId: userId as number | undefined,
+    removes: undefined,
   }
 }

@@ -32,6 +32,9 @@ export const defineScript = (source: string): Script => {
   }
 }
 
+/** One command with the same deadline as a script's. */
+export const command = (client: RedisClient, args: ReadonlyArray<string>): Promise<unknown> => withDeadline(client.sendCommand([...args]), COMMAND_TIMEOUT_MS)
+
 /** A command's promise that rejects once `ms` pass without an answer (see Script). */
 export const withDeadline = <A>(running: Promise<A>, ms: number): Promise<A> =>
   new Promise((resolve, reject) => {

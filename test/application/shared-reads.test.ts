@@ -36,6 +36,8 @@ const countingStore = () => {
   let nextId = 100
   const repo: MessageRepository & MessageFeed = {
     append: () => async () => E.left({ _tag: 'StoreUnavailable', detail: 'not used' }),
+    remove: () => async () => E.left({ _tag: 'StoreUnavailable', detail: 'not used' }),
+    appendReply: () => async () => E.left({ _tag: 'StoreUnavailable', detail: 'not used' }),
     clear: () => async () => E.right(undefined),
     channels: () => async () => E.right([]),
     list: (query) => async () => {
@@ -61,11 +63,18 @@ const countingStore = () => {
       for (const { filter, listener } of [...listeners])
         if (filter.channels.includes(channel) && (filter.player === undefined || playerKey(filter.player) === playerKey(player))) listener(message)
     },
+    /** A removal made by someone else, as the feed tells of its entry: to every listener of the channel. */
+    announceRemoval: (channel: ChannelName) => {
+      const entry: Message = { id: ++nextId, channel, playerName: 'Server' as PlayerName, text: '' as MessageText, sentAt: 1, type: 'removal', removes: [nextId - 1] }
+      for (const { filter, listener } of [...listeners]) if (filter.channels.includes(channel)) listener(entry)
+    },
     loseAll: () => {
       for (const { lost } of [...listeners]) lost?.()
     },
   }
 }
+
+const texts = (page: Page): string[] => page.messages.map((m) => m.text)
 
 const query = (overrides: Partial<ListQuery> = {}): ListQuery => ({
   channels: [GLOBAL],
@@ -106,6 +115,9 @@ describe('shareReads: one read for everyone who asks the same', () => {
     const shared = shareReads(store.repo)
     const changes: Array<[string, () => Promise<unknown> | void]> = [
       ['a message in the channel', () => store.announce(GLOBAL)],
+      ['a removal in the channel made elsewhere (its entry on the feed)', () => store.announceRemoval(GLOBAL)],
+      ['a failed removal through it (it may have removed something)', () => shared.remove({ scope: { _tag: 'Message', id: 1 }, sentAt: 1 })()],
+      ['a failed late reply through it', () => shared.appendReply({ channel: GLOBAL, replyTo: 1, playerName: 'Server' as PlayerName, text: 'x' as MessageText, sentAt: 1 })()],
       ["a message of a player the query does not name", () => store.announce(GLOBAL, 'Ann')],
       ['a loss', () => store.loseAll()],
       ['a clear of the channel', () => run(shared.clear({ _tag: 'Channel', channel: GLOBAL }))],
@@ -120,6 +132,25 @@ describe('shareReads: one read for everyone who asks the same', () => {
       expect(after, change).not.to.equal(before)
       expect(store.reads(), change).to.equal(reads + 1)
       before = after
+    }
+  })
+
+  it('never answers from a page read before a removal, whether made through it or behind its back', async () => {
+    const memory = createMemoryMessageStore({ maxMessages: 100, maxChannels: 10 })
+    const shared = shareReads(memory)
+    const rude = () => run(memory.append({ draft: { channel: GLOBAL, playerName: 'Bob' as PlayerName, text: 'rude' as MessageText, sentAt: 1 } }))
+    for (const q of [query({ cursor: undefined }), query({ cursor: { after: 0 } }), query({ player: 'bob', cursor: undefined })]) {
+      const label = JSON.stringify(q)
+      for (const through of [memory, shared]) {
+        const sent = await rude()
+        expect(texts(await run(shared.list(q))), label).to.include('rude')
+        const kept = await run(shared.list(q))
+        // Behind its back (the memory store itself), the wrapper hears of the removal by its entry on the feed alone.
+        await run(through.remove({ scope: { _tag: 'Message', id: sent.message.id }, sentAt: 2 }))
+        const after = await run(shared.list(q))
+        expect(after, label).not.to.equal(kept)
+        expect(texts(after), label).not.to.include('rude')
+      }
     }
   })
 

@@ -229,6 +229,18 @@ describe('configuration: keys, limits and the content policy', () => {
   })
 })
 
+describe('configuration: outbound targets and removals', () => {
+  it('lets a target ask for removal entries by type, and refuses them for a Discord target, naming the target and the field', () => {
+    const hook = { name: 'takedowns', kind: 'http', url: 'https://example.com/hook', types: ['removal'] }
+    expect(configOf({ WEBHOOKS: JSON.stringify([hook]) }).WEBHOOKS[0]?.types).to.deep.equal(['removal'])
+    const discord = { name: 'chat', kind: 'discord', url: 'https://discord.com/api/webhooks/1/secret-token', types: ['player', 'removal'] }
+    const problems = problemsOf({ WEBHOOKS: JSON.stringify([discord]) }).join('\n')
+    expect(problems).to.include('WEBHOOKS: target 1 (chat): types may not include removal for a discord target')
+    expect(problems).not.to.include('secret-token')
+    expect(problemsOf({ WEBHOOKS: JSON.stringify([{ ...hook, types: ['deletion'] }]) }).join('\n')).to.include('types must be a non-empty list of message types (player, reply, removal)')
+  })
+})
+
 describe('configuration: the warnings at start-up', () => {
   it('warns loudly of an open server, naming the variables that close it, and of no limits', () => {
     const warnings = startupWarnings(configOf({})).join('\n')

@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import * as E from 'fp-ts/Either'
 import type { TaskEither } from 'fp-ts/TaskEither'
 import type { ChannelName, Message, MessageText, PlayerName } from '../../domain/message'
-import type { AppendRequest, ListQuery, MessageFeed, MessageRepository, Page } from '../../domain/message-repository'
+import type { AppendRequest, ListQuery, MessageFeed, MessageRepository, Page, RemovalRequest } from '../../domain/message-repository'
 
 /** A store as a test gets it: the repository and its feed, and `close` to let go of it (connections, a fresh key space). */
 export type StoreUnderTest = { readonly repo: MessageRepository & MessageFeed; readonly close: () => Promise<void> }
@@ -18,8 +18,8 @@ export const run = async <A>(task: TaskEither<unknown, A>): Promise<A> => {
   return result.right
 }
 
-const draft = (player: string, text: string, channel = GLOBAL, sentAt = 1_700_000_000_000): AppendRequest => ({
-  draft: { channel, playerName: player as PlayerName, text: text as MessageText, sentAt },
+const draft = (player: string, text: string, channel = GLOBAL, sentAt = 1_700_000_000_000, userId?: number): AppendRequest => ({
+  draft: { channel, playerName: player as PlayerName, text: text as MessageText, sentAt, ...(userId === undefined ? {} : { userId }) },
 })
 
 const texts = (page: Page) => page.messages.map((m) => m.text)
@@ -373,6 +373,203 @@ export const messageRepositoryContract = (adapter: string, factory: StoreFactory
       await send('A', 'c', ch('three'))
       const summaries = await run(repo.channels())
       expect(summaries.map((c) => [c.channel, c.count])).to.deep.equal([['three', 1], ['two', 2]])
+    })
+
+    describe('removals and late replies', () => {
+      const RED = ch('red')
+      const SERVER = 'Server' as PlayerName
+      const withReply = (player: string, text: string, channel = GLOBAL, userId?: number): AppendRequest => ({
+        draft: { channel, playerName: player as PlayerName, text: text as MessageText, sentAt: 1_700_000_000_000, ...(userId === undefined ? {} : { userId }) },
+        reply: { playerName: SERVER, text: `re ${text}` as MessageText },
+      })
+      const converse = (player: string, text: string, channel = GLOBAL, userId?: number) => run(repo.append(withReply(player, text, channel, userId)))
+      const remove = (scope: RemovalRequest['scope'], sentAt = 1_700_000_001_000) => run(repo.remove({ scope, sentAt }))
+      const late = (replyTo: number, text: string, channel = GLOBAL) =>
+        repo.appendReply({ channel, replyTo, playerName: SERVER, text: text as MessageText, sentAt: 1_700_000_000_500 })()
+
+      it('takes one message and its reply out of every list, and appends a removal entry with its own id', async () => {
+        const before = await converse('Ann', 'keep')
+        const gone = await converse('Bob', 'rude')
+        const after = await converse('Ann', 'later')
+        const cursor = await list({ cursor: { after: 0 } })
+        const [entry, ...more] = await remove({ _tag: 'Message', id: gone.message.id })
+        expect(more).to.deep.equal([])
+        expect(entry).to.deep.include({ type: 'removal', channel: GLOBAL, removes: [gone.message.id, gone.reply!.id] })
+        expect(entry!.id).to.be.greaterThan(after.reply!.id)
+        expect(entry!.sentAt).to.equal(1_700_000_001_000)
+        // Without a cursor: what is left, and never the entry.
+        expect(texts(await list({}))).to.deep.equal(['keep', 're keep', 'later', 're later'])
+        expect(texts(await list({ limit: 2 }))).to.deep.equal(['later', 're later'])
+        expect(texts(await list({ player: 'bob' }))).to.deep.equal([])
+        // After a cursor: the entry, in id order, never what it removed, and no gap.
+        const fromStart = await list({ cursor: { after: 0 } })
+        expect(fromStart.messages.map((m) => m.id)).to.deep.equal([before.message.id, before.reply!.id, after.message.id, after.reply!.id, entry!.id])
+        expect(fromStart.gap).to.equal(false)
+        const follower = await list({ cursor: { after: cursor.nextAfter, epoch: cursor.epoch } })
+        expect(follower.messages).to.deep.equal([entry])
+        expect(follower.gap).to.equal(false)
+        expect(follower.nextAfter).to.equal(entry!.id)
+        expect((await list({ cursor: { after: follower.nextAfter } })).messages).to.deep.equal([])
+      })
+
+      it("shows a player's reader after a cursor every removal entry of the channel, and no gap for it", async () => {
+        const start = await list({ cursor: { after: 0 } })
+        const bob = await converse('Bob', 'b1')
+        const ann = await converse('Ann', 'a1')
+        const [ofAnn] = await remove({ _tag: 'Message', id: ann.message.id })
+        const [ofBob] = await remove({ _tag: 'Message', id: bob.reply!.id })
+        const bobs = await list({ player: 'BOB', cursor: { after: start.nextAfter } })
+        expect(bobs.messages.map((m) => m.id)).to.deep.equal([bob.message.id, ofAnn!.id, ofBob!.id])
+        expect(bobs.gap).to.equal(false)
+        expect(texts(await list({ player: 'bob' }))).to.deep.equal(['b1'])
+        const paged = await list({ player: 'bob', cursor: { after: start.nextAfter }, limit: 2 })
+        expect(paged.messages.map((m) => m.id)).to.deep.equal([bob.message.id, ofAnn!.id])
+        expect(paged.hasMore).to.equal(true)
+        expect((await list({ player: 'bob', cursor: { after: paged.nextAfter } })).messages.map((m) => m.id)).to.deep.equal([ofBob!.id])
+        const sinceRemovals = await list({ player: 'bob', cursor: { after: 0 }, since: 1_700_000_000_000 })
+        expect(sinceRemovals.messages.map((m) => m.id)).to.deep.equal([ofAnn!.id, ofBob!.id])
+      })
+
+      it('leaves removal entries out of a read of several channels without a cursor, and merges them in after one', async () => {
+        const g = await converse('Ann', 'g1')
+        await converse('Ann', 'r1', RED)
+        const [entry] = await remove({ _tag: 'Message', id: g.message.id })
+        expect(texts(await list({ channels: [GLOBAL, RED] }))).to.deep.equal(['r1', 're r1'])
+        expect(texts(await list({ channels: [GLOBAL, RED], limit: 1 }))).to.deep.equal(['re r1'])
+        const after = await list({ channels: [GLOBAL, RED], cursor: { after: 0 } })
+        expect(after.messages.at(-1)).to.deep.equal(entry)
+        expect((await list({ channels: [GLOBAL, RED], player: 'ann', cursor: { after: 0 } })).messages.map((m) => m.type)).to.deep.equal(['player', 'removal'])
+      })
+
+      it('counts removal entries toward the bound, and reports a gap when one is evicted before a reader saw it', async () => {
+        await open(4)
+        const start = await list({ cursor: { after: 0 } })
+        const a = await send('Ann', 'a1')
+        await send('Bob', 'b1')
+        await remove({ _tag: 'Message', id: a.message.id })
+        // b1 and the entry: 2 held. Three more: b1, then the entry, are evicted.
+        await send('Bob', 'b2')
+        await send('Bob', 'b3')
+        expect(texts(await list({}))).to.deep.equal(['b1', 'b2', 'b3'])
+        expect((await run(repo.channels()))[0]!.count).to.equal(4)
+        const readerBeforeTheEntry = await list({ cursor: { after: a.message.id + 1 } })
+        expect(readerBeforeTheEntry.gap).to.equal(false)
+        await send('Bob', 'b4')
+        await send('Bob', 'b5')
+        expect(texts(await list({}))).to.deep.equal(['b2', 'b3', 'b4', 'b5'])
+        expect((await list({ cursor: { after: start.nextAfter } })).gap).to.equal(true)
+        // Bob's reader read the entry too: its eviction is a gap for them, though none of Bob's messages it removed.
+        expect((await list({ player: 'bob', cursor: { after: a.message.id + 1 } })).gap).to.equal(true)
+      })
+
+      it('refuses to remove what is not stored: unknown, evicted, removed, cleared, or a removal entry', async () => {
+        await open(2)
+        const a = await send('Ann', 'a1')
+        const missing = (id: number) => repo.remove({ scope: { _tag: 'Message', id }, sentAt: 1 })()
+        expect(await missing(a.message.id + 100)).to.deep.equal(E.left({ _tag: 'MessageNotFound', id: a.message.id + 100 }))
+        const [entry] = await remove({ _tag: 'Message', id: a.message.id })
+        expect(await missing(a.message.id)).to.deep.equal(E.left({ _tag: 'MessageNotFound', id: a.message.id }))
+        expect(await missing(entry!.id)).to.deep.equal(E.left({ _tag: 'MessageNotFound', id: entry!.id }))
+        const b = await send('Bob', 'b1')
+        await send('Bob', 'b2')
+        await send('Bob', 'b3')
+        expect(await missing(b.message.id)).to.deep.equal(E.left({ _tag: 'MessageNotFound', id: b.message.id }))
+        const c = await send('Cat', 'c1')
+        await run(repo.clear({ _tag: 'All' }))
+        expect(await missing(c.message.id)).to.deep.equal(E.left({ _tag: 'MessageNotFound', id: c.message.id }))
+      })
+
+      it("erases a player's messages in every channel, by name in any case, with the replies, one entry per channel touched", async () => {
+        const g1 = await converse('Bob', 'g1')
+        await converse('Ann', 'ann')
+        const r1 = await converse('BOB', 'r1', RED)
+        await converse('Ann', 'blue', ch('blue'))
+        const g2 = await converse('bob', 'g2')
+        const entries = await remove({ _tag: 'Player', name: 'bOb' })
+        // In the order of the channels' names, ids increasing.
+        expect(entries.map((e) => [e.channel, e.removes])).to.deep.equal([
+          [GLOBAL, [g1.message.id, g1.reply!.id, g2.message.id, g2.reply!.id]],
+          [RED, [r1.message.id, r1.reply!.id]],
+        ])
+        expect(entries[1]!.id).to.equal(entries[0]!.id + 1)
+        expect(texts(await list({}))).to.deep.equal(['ann', 're ann'])
+        expect(texts(await list({ channels: [RED] }))).to.deep.equal([])
+        expect(texts(await list({ channels: [ch('blue')] }))).to.deep.equal(['blue', 're blue'])
+        expect(await remove({ _tag: 'Player', name: 'Bob' }), 'a repeat is harmless').to.deep.equal([])
+        expect(await remove({ _tag: 'Player', name: 'Nobody' })).to.deep.equal([])
+        // The entry of the emptied channel is all it holds now.
+        expect((await run(repo.channels())).find((c) => c.channel === RED)?.count).to.equal(1)
+      })
+
+      it('erases by user id the messages sent under any name, and by name and user id both together', async () => {
+        const old = await send('OldName', 'o1')
+        await run(repo.append({ draft: { channel: GLOBAL, playerName: 'OldName' as PlayerName, text: 'with id' as MessageText, sentAt: 1, userId: 156 } }))
+        await run(repo.append({ draft: { channel: RED, playerName: 'NewName' as PlayerName, text: 'renamed' as MessageText, sentAt: 1, userId: 156 } }))
+        await run(repo.append({ draft: { channel: RED, playerName: 'Other' as PlayerName, text: 'other id' as MessageText, sentAt: 1, userId: 1560 } }))
+        const byUser = await remove({ _tag: 'User', userId: 156 })
+        expect(byUser).to.have.length(2)
+        expect(texts(await list({}))).to.deep.equal(['o1'])
+        expect(texts(await list({ channels: [RED] }))).to.deep.equal(['other id'])
+        await run(repo.append({ draft: { channel: RED, playerName: 'Third' as PlayerName, text: 'third' as MessageText, sentAt: 1, userId: 7 } }))
+        const both = await remove({ _tag: 'Player', name: 'oldname', userId: 7 })
+        expect(both.flatMap((e) => e.removes ?? []).sort((x, y) => x - y)).to.have.length(2).and.include(old.message.id)
+        expect(texts(await list({}))).to.deep.equal([])
+        expect(texts(await list({ channels: [RED] }))).to.deep.equal(['other id'])
+      })
+
+      it('forgets a player whose every message was removed, as an eviction would', async () => {
+        await converse('Bob', 'b1')
+        const entries = await remove({ _tag: 'Player', name: 'Bob' })
+        expect(texts(await list({ player: 'bob' }))).to.deep.equal([])
+        expect((await list({ player: 'bob', cursor: { after: 0 } })).messages).to.deep.equal(entries)
+        await send('Bob', 'back')
+        expect(texts(await list({ player: 'bob' }))).to.deep.equal(['back'])
+      })
+
+      it('stores a late reply after the fact, in the channel of the message it answers, and refuses one to a message gone', async () => {
+        const a = await send('Ann', 'question', RED)
+        await send('Bob', 'meanwhile', RED)
+        const reply = await late(a.message.id, 'an answer', RED)
+        expect(E.isRight(reply)).to.equal(true)
+        const stored = (reply as E.Right<Message>).right
+        expect(stored).to.deep.include({ type: 'reply', replyTo: a.message.id, channel: RED, playerName: 'Server', text: 'an answer' })
+        expect(texts(await list({ channels: [RED] }))).to.deep.equal(['question', 'meanwhile', 'an answer'])
+        expect((await list({ channels: [RED], player: 'server' })).messages).to.deep.equal([stored])
+        expect(await late(a.message.id + 999, 'to nothing', RED)).to.deep.equal(E.left({ _tag: 'MessageNotFound', id: a.message.id + 999 }))
+        expect(await late(a.message.id, 'wrong channel', GLOBAL)).to.deep.equal(E.left({ _tag: 'MessageNotFound', id: a.message.id }))
+        // Removing the message takes its late reply with it; a reply to it afterwards is refused.
+        const [entry] = await remove({ _tag: 'Message', id: a.message.id })
+        expect(entry!.removes).to.deep.equal([a.message.id, stored.id])
+        expect(texts(await list({ channels: [RED] }))).to.deep.equal(['meanwhile'])
+        expect(await late(a.message.id, 'too late', RED)).to.deep.equal(E.left({ _tag: 'MessageNotFound', id: a.message.id }))
+        expect(await late(entry!.id, 'to a removal', RED)).to.deep.equal(E.left({ _tag: 'MessageNotFound', id: entry!.id }))
+      })
+
+      it("takes late replies with an erased player's messages, and the replies to those replies", async () => {
+        const a = await converse('Ann', 'hi')
+        const first = (await late(a.message.id, 'late one')) as E.Right<Message>
+        const second = (await late(first.right.id, 'to the late one')) as E.Right<Message>
+        await send('Bob', 'bob')
+        const [entry] = await remove({ _tag: 'Player', name: 'ann' })
+        expect(entry!.removes).to.deep.equal([a.message.id, a.reply!.id, first.right.id, second.right.id])
+        expect(texts(await list({}))).to.deep.equal(['bob'])
+      })
+
+      it('answers a read asked again right after a removal with the removal', async () => {
+        for (const query of [{}, { cursor: { after: 0 } }, { player: 'a' }, { player: 'A', cursor: { after: 0 } }, { limit: 2 }] as Array<Partial<ListQuery>>) {
+          const label = JSON.stringify(query)
+          await run(repo.clear({ _tag: 'All' }))
+          const m1 = await send('A', 'm1')
+          await send('A', 'm2')
+          expect(texts(await list(query)), label).to.include('m1')
+          await remove({ _tag: 'Message', id: m1.message.id })
+          expect(texts(await list(query)), label).to.not.include('m1')
+          await late((await send('A', 'm3')).message.id, 'late')
+          await list(query)
+          const withLate = await list(query)
+          if (query.player === undefined) expect(texts(withLate), label).to.include('late')
+        }
+      })
     })
 
     it('summarises channels with counts and newest ids', async () => {

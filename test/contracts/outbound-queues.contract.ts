@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { ChannelName, MessageText, PlayerName } from '../../domain/message'
-import type { AppendRequest, Conversation } from '../../domain/message-repository'
+import type { AppendRequest, Conversation, MessageRepository } from '../../domain/message-repository'
 import type { OutboundQueues, OutboundRoute } from '../../domain/outbound'
 import { eventually } from '../support/until'
 import { run } from './message-repository.contract'
@@ -13,6 +13,8 @@ import { run } from './message-repository.contract'
  */
 export type OutboundUnderTest = {
   readonly append: (request: AppendRequest) => Promise<Conversation>
+  /** Removes through the store that feeds the queues (and late replies through it). */
+  readonly store: Pick<MessageRepository, 'remove' | 'appendReply'>
   readonly queues: OutboundQueues
   readonly peer?: OutboundQueues
   readonly close: () => Promise<void>
@@ -65,6 +67,32 @@ export const outboundQueuesContract = (adapter: string, factory: OutboundFactory
       expect(await texts(queues, 'lobby')).to.deep.equal(['in lobby', 'Hello Bob!'])
       expect(await texts(queues, 'players')).to.deep.equal(['in global', 'in lobby'])
       expect(await texts(queues, 'all')).to.have.length(4)
+    })
+
+    it('queues removal entries only for the targets that name removal among their types, late replies as replies', async () => {
+      const { append, store, queues } = await open([route('default'), route('removals', { types: ['removal'] }), route('everything', { types: ['player', 'reply', 'removal'] })])
+      const sent = await append(request('Ann', 'one'))
+      const late = await run(store.appendReply({ channel: 'global' as ChannelName, replyTo: sent.message.id, playerName: 'Server' as PlayerName, text: 'late' as MessageText, sentAt: 1 }))
+      const [entry] = await run(store.remove({ scope: { _tag: 'Player', name: 'ann' }, sentAt: 1 }))
+      // The removed messages never go out (see below); the entry goes where it is asked for.
+      expect(await run(queues.peek('default', 10))).to.deep.equal([])
+      expect(await run(queues.peek('removals', 10))).to.deep.equal([entry])
+      expect(await run(queues.peek('everything', 10))).to.deep.equal([entry])
+      expect(entry!.removes).to.deep.equal([sent.message.id, sent.reply!.id, late.id])
+    })
+
+    it('takes what a removal took out off every queue, so a message removed before its delivery is never delivered', async () => {
+      const { append, store, queues } = await open([route('all'), route('lobby', { channels: ['lobby' as ChannelName] })])
+      const rude = await append(request('Bob', 'rude'))
+      await append(request('Ann', 'fine'))
+      await append(request('Bob', 'rude in lobby', 'lobby'))
+      await run(store.remove({ scope: { _tag: 'Message', id: rude.message.id }, sentAt: 1 }))
+      expect(await texts(queues, 'all')).to.deep.equal(['fine', 'Hello Ann!', 'rude in lobby', 'Hello Bob!'])
+      await run(store.remove({ scope: { _tag: 'Player', name: 'bob' }, sentAt: 1 }))
+      expect(await texts(queues, 'all')).to.deep.equal(['fine', 'Hello Ann!'])
+      expect(await texts(queues, 'lobby')).to.deep.equal([])
+      // Taken off, not dropped: the target never had them.
+      expect(await run(queues.stats('all'))).to.deep.include({ queued: 2, dropped: 0 })
     })
 
     it('drops the oldest past a target’s bound, and counts them', async () => {

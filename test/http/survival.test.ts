@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import { ADMIN_SCOPES, createAuth } from '../../adapters/http/auth'
 import { postJson, startTestServer, type TestServer, type TestServerOptions } from '../support/server'
 import { openRawClient, within, type RawClient } from '../support/socket'
 import { eventually } from '../support/until'
@@ -221,6 +222,23 @@ for (const via of ['listener', 'koa'] as const) {
         await start()
         const client = await openRawClient(t.url)
         client.socket.write(`POST /api/clear HTTP/1.1\r\nHost: x\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`)
+        await expectClosedWhileSending(client)
+      })
+
+      it('throws away the body of a moderation request refused before it reads it, up to a bound', async () => {
+        const keys = [
+          { label: 'ops', secret: 'admin-key-0123456789abcdef', scopes: ADMIN_SCOPES },
+          { label: 'lobby-ops', secret: 'lobby-admin-0123456789abcdef', scopes: ADMIN_SCOPES, channels: ['lobby'] },
+        ]
+        await start({ auth: createAuth({ keys }) })
+        // Not JSON (415), and a key limited to channels (403): both refused before the body is read.
+        for (const headers of ['Content-Type: text/plain\r\nX-Api-Key: admin-key-0123456789abcdef', 'Content-Type: application/json\r\nX-Api-Key: lobby-admin-0123456789abcdef']) {
+          const client = await openRawClient(t.url)
+          client.socket.write(`POST /api/players/Bob/erase HTTP/1.1\r\nHost: x\r\n${headers}\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`)
+          await expectClosedWhileSending(client)
+        }
+        const client = await openRawClient(t.url)
+        client.socket.write(`POST /api/roblox/webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`)
         await expectClosedWhileSending(client)
       })
 

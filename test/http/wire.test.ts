@@ -42,6 +42,7 @@ describe('wire: message JSON', () => {
       message({ userId: Number.MAX_SAFE_INTEGER, replyTo: 7, type: 'reply', channel: 'lobby-2_x' as ChannelName }),
       message({ sentAt: 0 }),
       message({ id: 9_007_199_254_740_991 }),
+      message({ id: 50, type: 'removal', playerName: 'Server' as PlayerName, text: '' as MessageText, removes: [3, 4, 41] }),
     ]
     for (const m of cases) {
       const expected = JSON.stringify(toWire(m))
@@ -49,6 +50,20 @@ describe('wire: message JSON', () => {
       expect(messageJson(m), expected).to.equal(expected)
       expect(JSON.parse(freshMessageJson(m))).to.deep.equal(toWire(m))
     }
+  })
+
+  it("writes a removal entry with the seed's fields and its removes, and no other message with removes", () => {
+    const entry = message({ id: 9, type: 'removal', playerName: 'Server' as PlayerName, text: '' as MessageText, removes: [7, 8] })
+    expect(JSON.parse(freshMessageJson(entry))).to.deep.equal({
+      id: 9,
+      player_name: 'Server',
+      message: '',
+      timestamp: '2025-11-22T10:00:00.007Z',
+      type: 'removal',
+      channel: 'global',
+      removes: [7, 8],
+    })
+    expect(freshMessageJson(message({}))).not.to.include('removes')
   })
 
   it('writes a page that parses to the seed fields and the cursor fields', () => {

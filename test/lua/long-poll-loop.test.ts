@@ -200,6 +200,25 @@ describe("roblox: the README's long-poll loop, run as written against a live ser
     expect(script?.stderr()).to.equal('')
   })
 
+  it('hears a removal once, after the messages it removes, and goes on', async () => {
+    const server = await startTestServer({ autoReplyTemplate: '' })
+    cleanups.push(() => server.close())
+    const polls = countPolls(server.server, changed)
+    const idle = () => server.holding() === 1 && polls.open === 1
+    startLoop(server.url)
+    await until('the first long poll is held', idle)
+    await send(server, 'Griefer', 'something rude')
+    await send(server, 'Ann', 'hello')
+    await until('both are printed and the loop waits again', () => lines().length === 2 && idle())
+    const [rude] = await storedOn(server)
+    expect((await fetch(`${server.url}/api/messages/${rude!.id}`, { method: 'DELETE' })).status).to.equal(200)
+    await send(server, 'Ann', 'after')
+    const expected = ['Griefer something rude', 'Ann hello', `removed ${rude!.id}`, 'Ann after']
+    await until('the removal and the next message are printed, and the loop waits again', () => lines().length === 4 && idle(), strayed(expected))
+    expect(lines()).to.deep.equal(expected)
+    expect(script?.stderr()).to.equal('')
+  })
+
   it('follows a restart: a cursor from the old epoch reads the new history from its start, with a gap warning', async () => {
     const shutdown = new AbortController()
     const oldLife = await startTestServer({ autoReplyTemplate: '', shutdown: shutdown.signal })

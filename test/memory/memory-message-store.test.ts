@@ -4,14 +4,14 @@ import { Queue, Ring } from '../../adapters/memory/sequence'
 import type { ChannelName, Message, MessageText, PlayerName } from '../../domain/message'
 import { messageFeedContract } from '../contracts/message-feed.contract'
 import { messageRepositoryContract, run } from '../contracts/message-repository.contract'
-import { removalsContract } from '../contracts/removals.contract'
+import { discardsContract } from '../contracts/discards.contract'
 
 messageRepositoryContract('memory', async (options) => {
   const repo = createMemoryMessageStore(options)
   return { repo, close: async () => undefined }
 })
 
-removalsContract('memory', async (options) => ({ repo: createMemoryMessageStore(options), close: async () => undefined }))
+discardsContract('memory', async (options) => ({ repo: createMemoryMessageStore(options), close: async () => undefined }))
 
 // A listener that throws (one of the contract's) is reported to onListenerError, kept quiet here: the test above checks it is told.
 messageFeedContract('memory', async (options) => {

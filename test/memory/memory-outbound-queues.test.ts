@@ -6,6 +6,6 @@ import { run } from '../contracts/message-repository.contract'
 
 outboundQueuesContract('memory', async (routes) => {
   const queues = createMemoryOutboundQueues({ routes, clock: systemClock })
-  const store = createMemoryMessageStore({ maxMessages: 1000, maxChannels: 32, onStored: queues.offer })
-  return { append: (request) => run(store.append(request)), queues, close: async () => undefined }
+  const store = createMemoryMessageStore({ maxMessages: 1000, maxChannels: 32, onStored: queues.offer, onRemoved: queues.withdraw })
+  return { append: (request) => run(store.append(request)), store, queues, close: async () => undefined }
 }, { sharedByProcesses: false })

@@ -92,3 +92,27 @@ describe('memory: the ring grows with use', () => {
     expect((await run(store.channels())).length).to.equal(100)
   })
 })
+
+describe('memory: removing from the middle of a ring', () => {
+  it('takes out what it picks wherever the ring has wrapped, keeps the rest in order, and evicts the true oldest afterwards', () => {
+    for (let pushed = 5; pushed <= 14; pushed++) {
+      const ring = new Ring(8)
+      for (let i = 1; i <= pushed; i++) ring.push(message(i))
+      const before = ids(ring)
+      const taken = ring.removeWhere((m) => m.id % 3 === 0)
+      expect(taken.map((m) => m.id), `after ${pushed}`).to.deep.equal(before.filter((id) => id % 3 === 0))
+      expect(ids(ring), `after ${pushed}`).to.deep.equal(before.filter((id) => id % 3 !== 0))
+      // Refilled past its capacity: what falls out is always the oldest left.
+      const left = ids(ring)
+      const evicted: number[] = []
+      for (let i = pushed + 1; i <= pushed + 10; i++) {
+        const out = ring.push(message(i))
+        if (out !== undefined) evicted.push(out.id)
+      }
+      expect(ring.length).to.equal(8)
+      const all = [...left, ...Array.from({ length: 10 }, (_, i) => pushed + 1 + i)]
+      expect(evicted).to.deep.equal(all.slice(0, all.length - 8))
+      expect(ids(ring)).to.deep.equal(all.slice(-8))
+    }
+  })
+})

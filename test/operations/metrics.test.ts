@@ -209,9 +209,10 @@ describe('operations: metrics of a store that fails', function () {
     expect((await postJson(`${t.url}/api/send`, { player_name: 'Bob', message: 'refused' })).status).to.equal(503)
     expect((await fetch(`${t.url}/api/messages`)).status).to.equal(503)
     const samples = await scrape(t)
-    expect(value(samples, 'rms_store_errors_total', { operation: 'append' })).to.equal(1)
+    // The refused send failed at its first call to the store: the mute check, which reads Redis while this process's copy of the mutes cannot be trusted.
+    expect(value(samples, 'rms_store_errors_total', { operation: 'mute_find' })).to.equal(1)
     expect(value(samples, 'rms_store_errors_total', { operation: 'list' })).to.equal(1)
-    expect(value(samples, 'rms_store_operation_duration_seconds_count', { operation: 'append' })).to.equal(2)
+    expect(value(samples, 'rms_store_operation_duration_seconds_count', { operation: 'append' })).to.equal(1)
     expect(value(samples, 'rms_store_up')).to.equal(0)
     expect(requests(samples, 'POST', '/api/send', 503)).to.equal(1)
     expect(value(samples, 'rms_messages_stored_total', { type: 'player' })).to.equal(1)

@@ -57,6 +57,17 @@ describe('outbound deliverers', function () {
       })
     })
 
+    it('posts a removal entry as { event: "message.removed", message } with the ids it removed', async () => {
+      const entry: Message = { ...message(), id: 42, type: 'removal', playerName: 'Server' as PlayerName, text: '' as MessageText, userId: undefined, removes: [40, 41] }
+      expect(await deliverer().deliver(entry)()).to.deep.equal({ _tag: 'Delivered' })
+      const [got] = receiver.received
+      expect(got?.headers['x-message-id']).to.equal('42')
+      expect(JSON.parse(got?.body ?? '')).to.deep.equal({
+        event: 'message.removed',
+        message: { id: 42, player_name: 'Server', message: '', timestamp: new Date(NOW).toISOString(), type: 'removal', channel: 'lobby', removes: [40, 41] },
+      })
+    })
+
     it('signs the raw body with the secret as documented, verified here with WebCrypto', async () => {
       await deliverer('whsec-0123456789').deliver(message())()
       const [got] = receiver.received

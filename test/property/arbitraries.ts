@@ -277,7 +277,28 @@ const playerSegment = fc.oneof(
   fc.constantFrom('Server', 'Zo%C3%AB%20%C3%85', 'bob', '%D0%85%D0%B5rv%D0%B5r', 'Server%E2%80%8B'),
 )
 
-const ROUTES = ['/', '/api', '/api/send', '/api/messages', '/api/stream', '/api/channels', '/api/clear', '/index.html', '/app.js', '/style.css', '/api/nope', '/favicon.ico', '/web/index.html']
+const ROUTES = [
+  '/',
+  '/api',
+  '/api/send',
+  '/api/messages',
+  '/api/stream',
+  '/api/channels',
+  '/api/clear',
+  '/index.html',
+  '/app.js',
+  '/style.css',
+  '/api/nope',
+  '/favicon.ico',
+  '/web/index.html',
+  '/api/messages/1',
+  '/api/players/Bob/erase',
+  '/api/players/Bob/mute',
+  '/api/players//mute',
+  '/api/mutes',
+  '/api/admin/audit',
+  '/api/roblox/webhook',
+]
 
 /** Percent-escapes that are malformed (`%ZZ`), not UTF-8 (overlong `%C0%AF`, an encoded surrogate `%ED%A0%80`), or valid but awkward (`%00`, `%2F`). */
 const BAD_PERCENT = ['%ZZ', '%', '%2', '%G0', '%C0%AF', '%ED%A0%80', '%ED%BF%BF', '%00', '%FF', '%C3', '%E2%80%8B', '%2F', '%2f', '%5C', '%20', '%u0041', '%%', '%0A', '%2e%2e', '%EF%BB%BF']
@@ -285,6 +306,7 @@ const BAD_PERCENT = ['%ZZ', '%', '%2', '%G0', '%C0%AF', '%ED%A0%80', '%ED%BF%BF'
 const routePath = fc.oneof(
   { arbitrary: fc.constantFrom(...ROUTES), weight: 10 },
   { arbitrary: playerSegment.map((name) => `/api/messages/${name}`), weight: 4 },
+  { arbitrary: fc.tuple(playerSegment, fc.constantFrom('erase', 'mute')).map(([name, action]) => `/api/players/${name}/${action}`), weight: 1 },
   {
     arbitrary: fc
       .tuple(playerSegment, fc.constantFrom(...BAD_PERCENT), fc.nat({ max: 20 }))

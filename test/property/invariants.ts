@@ -51,6 +51,18 @@ export const messageProblems = (m: unknown, where: string): Violation[] => {
   }
   const msg = m as Record<string, unknown>
   if (!Number.isSafeInteger(msg.id) || (msg.id as number) < 1) bad('id is not a positive integer')
+  if (msg.type === 'removal') {
+    // A removal entry: from Server, an empty text, the ids it took out (each below its own), and nothing of a message.
+    if (msg.player_name !== 'Server' || msg.message !== '') bad('a removal entry is not from Server with an empty message')
+    const removes = msg.removes
+    if (!Array.isArray(removes) || removes.length === 0 || !removes.every((r, i) => Number.isSafeInteger(r) && r >= 1 && r < (msg.id as number) && (i === 0 || r > (removes[i - 1] as number))))
+      bad('a removal entry without removes: ids before its own, ascending')
+    if (msg.user_id !== undefined || msg.reply_to !== undefined) bad('a removal entry with a user_id or reply_to')
+    if (typeof msg.timestamp !== 'string' || !ISO_UTC.test(msg.timestamp)) bad('timestamp is not ISO-8601 UTC with milliseconds')
+    if (typeof msg.channel !== 'string' || !CHANNEL.test(msg.channel)) bad('channel does not match ^[A-Za-z0-9_-]{1,32}$')
+    return out
+  }
+  if (msg.removes !== undefined) bad('a message that is not a removal entry has removes')
   const name = msg.player_name
   if (typeof name !== 'string') bad('player_name is not a string')
   else {
@@ -69,7 +81,7 @@ export const messageProblems = (m: unknown, where: string): Violation[] => {
     if (C0_BUT_TAB_LF_CR.test(text)) bad('message holds a C0 control other than tab, LF, CR')
   }
   if (typeof msg.timestamp !== 'string' || !ISO_UTC.test(msg.timestamp) || Number.isNaN(Date.parse(msg.timestamp))) bad('timestamp is not ISO-8601 UTC with milliseconds')
-  if (msg.type !== 'player' && msg.type !== 'reply') bad('type is neither player nor reply')
+  if (msg.type !== 'player' && msg.type !== 'reply') bad('type is none of player, reply, removal')
   if (typeof msg.channel !== 'string' || !CHANNEL.test(msg.channel)) bad('channel does not match ^[A-Za-z0-9_-]{1,32}$')
   if (msg.user_id !== undefined && (!Number.isSafeInteger(msg.user_id) || (msg.user_id as number) < 1)) bad('user_id is present but not a positive integer')
   if (msg.type === 'reply' && !Number.isSafeInteger(msg.reply_to)) bad('a reply without an integer reply_to')
@@ -185,6 +197,7 @@ export const answerProblems = (request: GeneratedRequest, wire: WireRequest, out
   for (const field of ['message', 'auto_reply'] as const)
     if (typeof body[field] === 'object' && body[field] !== null) out.push(...messageProblems(body[field], `the answer's ${field}`))
   if (body.messages !== undefined) out.push(...listProblems(body.messages, 'the listed messages'))
+  if (body.removals !== undefined) out.push(...listProblems(body.removals, "a removal's entries"))
 
   const stored = typeof body.message === 'object' && body.message !== null && status >= 200 && status < 300
   if (stored && request.body !== undefined && !isValidUtf8(plainBodyBytes(request.body)))

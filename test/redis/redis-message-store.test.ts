@@ -5,11 +5,11 @@ import { createMemoryMessageStore } from '../../adapters/memory/memory-message-s
 import { connectRedis, type RedisConnection } from '../../adapters/redis/connection'
 import { createRedisMessageStore, type RedisMessageStore } from '../../adapters/redis/redis-message-store'
 import type { ChannelName, MessageText, PlayerName } from '../../domain/message'
-import type { AppendRequest, ListQuery, MessageRepository, Page } from '../../domain/message-repository'
+import type { AppendRequest, ListQuery, MessageRepository, Page, RemovalScope } from '../../domain/message-repository'
 import { DELIVERY_MS, hear, messageFeedContract, type FeedFactory } from '../contracts/message-feed.contract'
 import { messageRepositoryContract, run } from '../contracts/message-repository.contract'
 import { playerGapContract } from '../contracts/player-gaps.contract'
-import { removalsContract } from '../contracts/removals.contract'
+import { discardsContract } from '../contracts/discards.contract'
 import { requireRedis, startRedis, type TestRedis } from '../support/redis'
 import { eventually } from '../support/until'
 
@@ -84,10 +84,10 @@ describe('redis message store', function () {
   messageRepositoryContract('redis', factory)
   playerGapContract('redis', factory)
   messageFeedContract('redis', factory, { sharedByProcesses: true, canLose: true })
-  removalsContract('redis', async ({ onRemoved, ...bounds }) => {
+  discardsContract('redis', async ({ onDiscarded, ...bounds }) => {
     const connection = connectRedis({ url: url() })
     await connection.whenReady(5_000)
-    const store = createRedisMessageStore({ connection, prefix: freshPrefix(), ...bounds, onRemoved })
+    const store = createRedisMessageStore({ connection, prefix: freshPrefix(), ...bounds, onDiscarded })
     return { repo: store, close: () => closeAll([{ store, connection }]) }
   })
 
@@ -174,7 +174,10 @@ describe('redis message store', function () {
 
   describe('the same answers as the memory store', () => {
     type Op =
-      | { readonly op: 'append'; readonly channel: string; readonly player: string; readonly reply: boolean; readonly step: number }
+      | { readonly op: 'append'; readonly channel: string; readonly player: string; readonly reply: boolean; readonly step: number; readonly userId?: number }
+      | { readonly op: 'remove'; readonly id: number; readonly step: number }
+      | { readonly op: 'erase'; readonly player?: string; readonly userId?: number; readonly step: number }
+      | { readonly op: 'late'; readonly channel: string; readonly replyTo: number; readonly step: number }
       | { readonly op: 'burst'; readonly appends: ReadonlyArray<{ readonly channel: string; readonly player: string; readonly reply: boolean; readonly step: number }> }
       | { readonly op: 'clear'; readonly channel?: string }
       | { readonly op: 'list'; readonly query: Omit<ListQuery, 'cursor' | 'channels'> & { channels: string[] }; readonly after?: number; readonly epoch: 'own' | 'none' | 'foreign' }
@@ -182,7 +185,23 @@ describe('redis message store', function () {
     const channel = fc.constantFrom('global', 'red', 'blue')
     const player = fc.constantFrom('Ann', 'ANN', 'bob', 'Bob', 'Zoë', 'ZOË', 'Cy')
     const op: fc.Arbitrary<Op> = fc.oneof(
-      { weight: 6, arbitrary: fc.record({ op: fc.constant('append' as const), channel, player, reply: fc.boolean(), step: fc.integer({ min: -2, max: 3 }) }) },
+      {
+        weight: 6,
+        arbitrary: fc.record(
+          { op: fc.constant('append' as const), channel, player, reply: fc.boolean(), step: fc.integer({ min: -2, max: 3 }), userId: fc.constantFrom(1, 2) },
+          { requiredKeys: ['op', 'channel', 'player', 'reply', 'step'] },
+        ),
+      },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('remove' as const), id: fc.integer({ min: 1, max: 40 }), step: fc.integer({ min: -2, max: 3 }) }) },
+      {
+        weight: 1,
+        arbitrary: fc.oneof(
+          fc.record({ op: fc.constant('erase' as const), player, step: fc.integer({ min: -2, max: 3 }) }),
+          fc.record({ op: fc.constant('erase' as const), player, userId: fc.constantFrom(1, 2), step: fc.integer({ min: -2, max: 3 }) }),
+          fc.record({ op: fc.constant('erase' as const), userId: fc.constantFrom(1, 2), step: fc.integer({ min: -2, max: 3 }) }),
+        ),
+      },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('late' as const), channel, replyTo: fc.integer({ min: 1, max: 40 }), step: fc.integer({ min: -2, max: 3 }) }) },
       // Appends asked for at once: one instance sends them to Redis as one batch, in the order asked.
       {
         weight: 1,
@@ -214,7 +233,7 @@ describe('redis message store', function () {
     )
 
     // PROPERTY_RUNS sets the runs (500 by default, a few seconds).
-    it('for any sequence of appends, clears and reads through two instances (ids, pages, cursors, gaps, since, players, several channels at once, bounds)', async () => {
+    it('for any sequence of appends, removals, late replies, clears and reads through two instances (ids, pages, cursors, gaps, since, players, several channels at once, bounds)', async () => {
       await fc.assert(
         fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.array(op, { maxLength: 60 }), async (maxMessages, maxChannels, ops) => {
           const memory = createMemoryMessageStore({ maxMessages, maxChannels, epoch: 'memory' })
@@ -227,14 +246,28 @@ describe('redis message store', function () {
             for (const [i, o] of ops.entries()) {
               const label = `op ${i}: ${JSON.stringify(o)}`
               const redisStore: MessageRepository = (opened[i % 2] as Opened).store
-              const request = (a: { channel: string; player: string; reply: boolean; step: number }, text: string): AppendRequest => {
+              const request = (a: { channel: string; player: string; reply: boolean; step: number; userId?: number }, text: string): AppendRequest => {
                 clock = Math.max(0, clock + a.step)
+                const asked = draft(a.player, text, a.channel as ChannelName, clock)
                 return {
-                  ...draft(a.player, text, a.channel as ChannelName, clock),
+                  draft: a.userId === undefined ? asked.draft : { ...asked.draft, userId: a.userId },
                   ...(a.reply ? { reply: { playerName: 'Server' as PlayerName, text: `r${text}` as MessageText } } : {}),
                 }
               }
-              if (o.op === 'append') {
+              const tick = (step: number): number => (clock = Math.max(0, clock + step))
+              if (o.op === 'remove' || o.op === 'erase') {
+                const scope: RemovalScope =
+                  o.op === 'remove'
+                    ? { _tag: 'Message', id: o.id }
+                    : o.player === undefined
+                      ? { _tag: 'User', userId: o.userId as number }
+                      : { _tag: 'Player', name: o.player, ...(o.userId === undefined ? {} : { userId: o.userId }) }
+                const asked = { scope, sentAt: tick(o.step) }
+                expect(await redisStore.remove(asked)(), label).to.deep.equal(await memory.remove(asked)())
+              } else if (o.op === 'late') {
+                const asked = { channel: o.channel as ChannelName, replyTo: o.replyTo, playerName: 'Server' as PlayerName, text: `late${i}` as MessageText, sentAt: tick(o.step) }
+                expect(await redisStore.appendReply(asked)(), label).to.deep.equal(await memory.appendReply(asked)())
+              } else if (o.op === 'append') {
                 const asked = request(o, `m${i}`)
                 expect(await redisStore.append(asked)(), label).to.deep.equal(await memory.append(asked)())
               } else if (o.op === 'burst') {

@@ -48,6 +48,7 @@ describe('redis outbound queues', function () {
       const [a, b] = await Promise.all([open(prefix, routes), open(prefix, routes)])
       return {
         append: (request) => run(a.store.append(request)),
+        store: a.store,
         queues: a.queues,
         peer: b.queues,
         close: async () => {

@@ -40,7 +40,7 @@ export type TestServerOptions = Partial<Omit<AppDeps, 'messages' | 'feed'>> & {
   readonly wrapStore?: (messages: MessageRepository) => MessageRepository
   /** The server's timeouts; the configuration's defaults otherwise. */
   readonly timeouts?: ServerTimeouts
-  /** Changes to the configuration itself (LOG_LEVEL, METRICS, METRICS_KEY, TRUST_PROXY, ...). */
+  /** Changes to the configuration itself (LOG_LEVEL, METRICS, METRICS_KEY, TRUST_PROXY, STORE=redis with its URL and a prefix of the test's own, ...). */
   readonly config?: Partial<Config>
 }
 

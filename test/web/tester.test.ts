@@ -135,6 +135,70 @@ describe('web: the tester page in Chromium', function () {
     })
   }
 
+  const removeOver = async (id: number) => {
+    const answer = await fetch(`${server.url}/api/messages/${id}`, { method: 'DELETE' })
+    expect(answer.status).to.equal(200)
+  }
+  const sent = async (player_name: string, message: string) =>
+    ((await (await postJson(`${server.url}/api/send`, { player_name, message })).json()) as { message: { id: number } }).message.id
+
+  it('takes a removed message and its reply off the screen when the stream brings the removal', async () => {
+    await page.locator('#connection', { hasText: 'live' }).waitFor()
+    await sent('Ann', 'stays on screen')
+    const id = await sent('Griefer', 'something rude')
+    await list().getByText('something rude').waitFor()
+    await list().getByText('Hello Griefer!').waitFor()
+    const started = Date.now()
+    await removeOver(id)
+    await list().getByText('something rude').waitFor({ state: 'detached', timeout: 4000 })
+    await list().getByText('Hello Griefer!').waitFor({ state: 'detached', timeout: 4000 })
+    // Well inside the 5-second poll: the stream's removal event did it.
+    expect(Date.now() - started).to.be.below(4000)
+    expect(await list().getByText('stays on screen').isVisible()).to.equal(true)
+    expect(await list().locator('li').count()).to.equal(2)
+    expect(await page.locator('#count').textContent()).to.equal('(2)')
+    // The stream goes on after it.
+    await sent('Ann', 'after the removal')
+    await list().getByText('after the removal').waitFor()
+  })
+
+  it('takes a removed message off the screen by polling when there is no stream', async () => {
+    await page.route('**/api/stream**', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{"success":false,"error":"there is no GET /api/stream"}' }))
+    await page.reload()
+    await page.locator('#connection', { hasText: 'polling every 5 s' }).waitFor()
+    const id = await sent('Griefer', 'rude, polled')
+    await list().getByText('rude, polled').waitFor({ timeout: 8000 })
+    await removeOver(id)
+    await list().getByText('rude, polled').waitFor({ state: 'detached', timeout: 8000 })
+    expect(await list().locator('li').count()).to.equal(0)
+  })
+
+  it('never brings a removed message back from a list read before the removal', async () => {
+    await page.locator('#connection', { hasText: 'live' }).waitFor()
+    const id = await sent('Griefer', 'rude and racing')
+    await list().getByText('rude and racing').waitFor()
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    let read!: (texts: string[]) => void
+    const staleRead = new Promise<string[]>((resolve) => (read = resolve))
+    await page.route('**/api/messages?**', async (route) => {
+      const stale = await route.fetch() // read while the message is still stored...
+      const body = (await stale.json()) as { messages: Array<{ message: string }> }
+      read(body.messages.map((m) => m.message))
+      await released // ...and delivered after the stream has brought its removal
+      // A marker that shows when the page has taken this answer in.
+      body.messages.unshift({ id: 0, player_name: 'Marker', message: 'from the stale page', timestamp: new Date().toISOString(), type: 'player', channel: 'global' } as never)
+      await route.fulfill({ response: stale, json: body })
+    })
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    expect(await staleRead).to.include('rude and racing')
+    await removeOver(id)
+    await list().getByText('rude and racing').waitFor({ state: 'detached' })
+    release()
+    await list().getByText('from the stale page').waitFor()
+    expect(await list().getByText('rude and racing').count()).to.equal(0)
+  })
+
   it('keeps what the stream brought when a reload answers from before it', async () => {
     await page.locator('#connection', { hasText: 'live' }).waitFor()
     let release!: () => void

@@ -1,10 +1,10 @@
 import { expect } from 'chai'
 import type { ChannelName, MessageText, PlayerName } from '../../domain/message'
-import type { AppendRequest, MessageRepository, RemovalObserver } from '../../domain/message-repository'
+import type { AppendRequest, MessageRepository, DiscardObserver } from '../../domain/message-repository'
 import { run } from './message-repository.contract'
 
 /** A store told to report what it removes; `close` lets go of it. */
-export type RemovalsFactory = (options: { maxMessages: number; maxChannels: number; onRemoved: RemovalObserver }) => Promise<{ readonly repo: MessageRepository; readonly close: () => Promise<void> }>
+export type DiscardsFactory = (options: { maxMessages: number; maxChannels: number; onDiscarded: DiscardObserver }) => Promise<{ readonly repo: MessageRepository; readonly close: () => Promise<void> }>
 
 const append = (channel: string, text: string, reply = false): AppendRequest => ({
   draft: { channel: channel as ChannelName, playerName: 'A' as PlayerName, text: text as MessageText, sentAt: 1_700_000_000_000 },
@@ -15,13 +15,13 @@ const append = (channel: string, text: string, reply = false): AppendRequest => 
  * What every store tells of the messages it removes (the metrics count it):
  * each one evicted by a full channel, once, and what each clear removed.
  */
-export const removalsContract = (adapter: string, factory: RemovalsFactory): void => {
-  describe(`MessageRepository removals: ${adapter}`, () => {
+export const discardsContract = (adapter: string, factory: DiscardsFactory): void => {
+  describe(`MessageRepository discards: ${adapter}`, () => {
     let told: Array<{ reason: string; count: number }>
     let close: (() => Promise<void>) | undefined
     const open = async (maxMessages: number) => {
       told = []
-      const opened = await factory({ maxMessages, maxChannels: 10, onRemoved: (removed) => void told.push({ ...removed }) })
+      const opened = await factory({ maxMessages, maxChannels: 10, onDiscarded: (removed) => void told.push({ ...removed }) })
       close = opened.close
       return opened.repo
     }

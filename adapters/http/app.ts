@@ -579,6 +579,7 @@ export const createHttp = (deps: AppDeps): Http => {
 
   const endpoints = [
     { method: 'GET', path: '/', description: 'The browser tester' },
+    { method: 'GET', path: '/admin', description: 'The admin dashboard (sign in with an admin key)' },
     ...routes.flatMap((route) => Object.entries(route.methods).map(([method, m]) => ({ method, path: route.path, description: m.description }))),
   ]
   const endpointsJson = JSON.stringify(endpoints)

@@ -649,10 +649,18 @@ export const openApiDocument = (options: OpenApiOptions): Record<string, unknown
       responses: { 200: { description: 'The tester page', content: { 'text/html': { schema: { type: 'string' } } } }, default: { description: 'refused', content: json(ref('Error')) } },
     },
   }
+  paths['/admin'] = {
+    get: {
+      operationId: 'dashboard',
+      summary: 'The admin dashboard: a page that signs in with an admin key (it holds no secret itself)',
+      security: [],
+      responses: { 200: { description: 'The dashboard page', content: { 'text/html': { schema: { type: 'string' } } } }, default: { description: 'refused', content: json(ref('Error')) } },
+    },
+  }
   paths['/{file}'] = {
     get: {
       operationId: 'testerFile',
-      summary: "The tester's other files (app.js, style.css)",
+      summary: "The tester's and the dashboard's other files (app.js, admin.js, style.css, admin.css)",
       security: [],
       parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
       responses: {

@@ -49,6 +49,11 @@ export const staticFiles = (root: string, answers: Answers): ((req: IncomingMess
       notServed(ctx, answers, thrown)
     }
   })
+  // The admin dashboard lives at /admin, as people type it.
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/admin' || ctx.path === '/admin/') ctx.path = '/admin.html'
+    await next()
+  })
   app.use(files)
   app.use((ctx) => notServed(ctx, answers))
   const callback = app.callback()

@@ -279,15 +279,18 @@ describe('web: the tester page in Chromium', function () {
   })
 })
 
-describe('web: the tester source', () => {
-  it('never hands text to an HTML parser', () => {
-    const source = readFileSync(join(__dirname, '..', '..', 'web', 'app.js'), 'utf8')
-    expect(source).to.not.match(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|createContextualFragment|DOMParser/)
-    expect(source).to.match(/textContent/)
-  })
+describe("web: the tester's and the dashboard's source", () => {
+  for (const [page, script] of [['index.html', 'app.js'], ['admin.html', 'admin.js']] as const) {
+    it(`never hands text to an HTML parser (${script})`, () => {
+      const source = readFileSync(join(__dirname, '..', '..', 'web', script), 'utf8')
+      expect(source).to.not.match(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|createContextualFragment|DOMParser|\beval\(|new Function/)
+      expect(source).to.match(/textContent/)
+    })
 
-  it('has no inline script, style or event handler for the CSP to block', () => {
-    const html = readFileSync(join(__dirname, '..', '..', 'web', 'index.html'), 'utf8')
-    expect(html).to.not.match(/<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=/i)
-  })
+    it(`has no inline script, style or event handler for the CSP to block, and loads nothing from another site (${page})`, () => {
+      const html = readFileSync(join(__dirname, '..', '..', 'web', page), 'utf8')
+      expect(html).to.not.match(/<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=/i)
+      expect(html).to.not.match(/(src|href)="(https?:)?\/\//i)
+    })
+  }
 })

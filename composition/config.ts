@@ -2,6 +2,11 @@ import * as E from 'fp-ts/Either'
 import * as t from 'io-ts'
 import { readFileSync } from 'node:fs'
 import { DEFAULT_AUTO_REPLY_TEMPLATE } from '../domain/auto-reply'
+
+/** What a model is told it is, unless AUTO_REPLY_MODEL_PROMPT says otherwise. */
+export const DEFAULT_MODEL_PROMPT =
+  "You are the friendly server of a Roblox game. Reply to the player's message in one or two short sentences, kind and suitable for all ages. Never ask for personal information."
+
 import type { RateLimit } from '../domain/rate-limit'
 import { parseReplyRules } from './reply-rules-file'
 import { describeTarget, parseTargets, type TargetConfig } from './webhooks'
@@ -150,6 +155,23 @@ const storeName = new t.Type<StoreName, string, unknown>(
   String,
 )
 
+/** An http:// or https:// URL, or nothing (unset or empty). */
+const optionalHttpUrl = new t.Type<string | undefined, string, unknown>(
+  'an http:// or https:// URL, such as https://api.openai.com/v1/chat/completions',
+  (u): u is string | undefined => u === undefined || typeof u === 'string',
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c)
+    if (u.trim() === '') return t.success(undefined)
+    try {
+      const url = new URL(u.trim())
+      return url.protocol === 'http:' || url.protocol === 'https:' ? t.success(u.trim()) : t.failure(u, c)
+    } catch {
+      return t.failure(u, c)
+    }
+  },
+  (a) => a ?? '',
+)
+
 const redisUrl = new t.Type<string, string, unknown>(
   'a Redis URL such as redis://127.0.0.1:6379, redis://:password@host:6379/0 or rediss://host:6380',
   t.string.is,
@@ -245,6 +267,11 @@ const VARIABLES = {
   METRICS_KEY: anyText,
   ROBLOX_WEBHOOK_SECRET: anyText,
   AUDIT_LOG_MAX: integerIn(1, 1_000_000),
+  AUTO_REPLY_MODEL_URL: optionalHttpUrl,
+  AUTO_REPLY_MODEL: anyText,
+  AUTO_REPLY_MODEL_KEY: anyText,
+  AUTO_REPLY_MODEL_PROMPT: t.string,
+  AUTO_REPLY_MODEL_TIMEOUT_SECONDS: integerIn(1, 120),
 } as const
 
 export const DEFAULTS = {
@@ -317,6 +344,16 @@ export const DEFAULTS = {
   ROBLOX_WEBHOOK_SECRET: undefined,
   /** Admin actions the audit log keeps, the oldest let go first. */
   AUDIT_LOG_MAX: 10_000,
+  /** An OpenAI-compatible chat completions endpoint whose replies are stored after the send's answer; none by default. */
+  AUTO_REPLY_MODEL_URL: undefined,
+  /** The model that endpoint is asked for (its `model` field). */
+  AUTO_REPLY_MODEL: undefined,
+  /** Sent as Authorization: Bearer <key>; none for a local model. */
+  AUTO_REPLY_MODEL_KEY: undefined,
+  /** The system prompt: who the model speaks as, and how. */
+  AUTO_REPLY_MODEL_PROMPT: DEFAULT_MODEL_PROMPT,
+  /** A model that has not answered in this long is given up on (the send was answered long before). */
+  AUTO_REPLY_MODEL_TIMEOUT_SECONDS: 10,
 } as const satisfies { [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
 
 export type Config = { readonly [K in keyof typeof VARIABLES]: t.TypeOf<(typeof VARIABLES)[K]> }
@@ -366,6 +403,11 @@ export const MEANINGS: { readonly [K in keyof Config]: string } = {
   METRICS_KEY: 'when set, /metrics needs it as Authorization: Bearer <key>; at least 16 characters',
   ROBLOX_WEBHOOK_SECRET: "the secret of the experience's webhook on Roblox (Right to Erasure); without it POST /api/roblox/webhook is off",
   AUDIT_LOG_MAX: 'admin actions the audit log keeps, the oldest let go first',
+  AUTO_REPLY_MODEL_URL: 'an OpenAI-compatible chat completions endpoint; its replies are stored after the send answers',
+  AUTO_REPLY_MODEL: 'the model to ask for, with AUTO_REPLY_MODEL_URL',
+  AUTO_REPLY_MODEL_KEY: 'the endpoint\'s API key, sent as Authorization: Bearer (never logged)',
+  AUTO_REPLY_MODEL_PROMPT: 'the system prompt: who the model speaks as, and how',
+  AUTO_REPLY_MODEL_TIMEOUT_SECONDS: 'a model that has not answered in this long is given up on',
 }
 
 /** A setting's default as it would be written in the environment; empty when it has none. */
@@ -419,6 +461,11 @@ export const readConfig = (
     }
     if (name === 'STREAM_TOKEN_SECRET') {
       if (raw.trim() !== '' && raw.trim().length < 32) problems.push(`${named} must be at least 32 characters (generate one with: openssl rand -hex 32); the value given is not shown`)
+      else config[name] = raw.trim() === '' ? undefined : raw.trim()
+      continue
+    }
+    if (name === 'AUTO_REPLY_MODEL_KEY') {
+      if (raw.trim() !== '' && (raw.trim().length > 4096 || /\s/.test(raw.trim()))) problems.push(`${named} must be a key without spaces, at most 4096 characters; the value given is not shown`)
       else config[name] = raw.trim() === '' ? undefined : raw.trim()
       continue
     }
@@ -499,6 +546,9 @@ const crossProblems = (config: Config, nameOf: SettingName): string[] => {
     if (targetNames.has(target.name)) problems.push(`${n('WEBHOOKS')} and ${n('WEBHOOKS_FILE')} both name a target ${target.name}; each target's name must be its own`)
     targetNames.add(target.name)
   }
+  if (config.AUTO_REPLY_MODEL_URL !== undefined && config.AUTO_REPLY_MODEL === undefined)
+    problems.push(`${n('AUTO_REPLY_MODEL')} must name the model to ask for when ${n('AUTO_REPLY_MODEL_URL')} is set (such as gpt-4o-mini, or llama3.2 on a local server)`)
+  if (config.AUTO_REPLY_MODEL_URL !== undefined && config.AUTO_REPLY_MODEL_PROMPT.trim() === '') problems.push(`${n('AUTO_REPLY_MODEL_PROMPT')} must not be empty: it tells the model who it speaks as`)
   if (config.MAX_STREAMS_PER_ADDRESS > config.MAX_STREAMS)
     problems.push(`${n('MAX_STREAMS_PER_ADDRESS')} must be at most ${n('MAX_STREAMS')} (${config.MAX_STREAMS}), got ${config.MAX_STREAMS_PER_ADDRESS}`)
   return problems
@@ -521,6 +571,7 @@ export const effectiveConfig = (config: Config): Readonly<Record<keyof Config, u
   shown.REDIS_URL = withoutPassword(config.REDIS_URL)
   shown.BLOCKED_WORDS = `(${config.BLOCKED_WORDS.length} words, not shown)`
   shown.ROBLOX_WEBHOOK_SECRET = config.ROBLOX_WEBHOOK_SECRET === undefined ? '(none)' : '(set, not shown)'
+  shown.AUTO_REPLY_MODEL_KEY = config.AUTO_REPLY_MODEL_KEY === undefined ? '(none)' : '(set, not shown)'
   // Each target's name, kind and address, its secrets (a signing secret, an Open Cloud key, a Discord URL's token) masked.
   shown.WEBHOOKS = config.WEBHOOKS.map(describeTarget)
   return shown

@@ -36,6 +36,9 @@ import { OUTBOUND_SHUTDOWN_MS, routeOf, startOutbound } from './outbound'
 import { parseReplyRules } from './reply-rules-file'
 import { errorLog, httpObserver, measuredPorts } from './telemetry'
 import { replyByRules } from '../application/reply-by-rules'
+import { modelReplies, type ModelReplies } from '../application/model-replies'
+import { replyLater } from '../application/reply-later'
+import { createChatModel } from '../adapters/outbound/chat-model'
 import type { ReplyRule } from '../domain/reply-rules'
 
 /*
@@ -269,6 +272,57 @@ export const packageVersion = (): string => {
 /** What the stores discard, counted (see DiscardObserver). */
 const countDiscards = (metrics: Metrics): DiscardObserver => (discarded) => (discarded.reason === 'evicted' ? metrics.evicted(discarded.count) : metrics.cleared(discarded.count))
 
+/** At most this many model calls at once (see modelReplies). */
+const MODEL_CALLS_MAX = 16
+
+/** The model reply of AUTO_REPLY_MODEL_URL, when set: asked after each player's message is stored, its reply stored as a late reply. */
+const modelRepliesOf = (config: Config, ports: Ports, log: Logger, metrics: Metrics | undefined): ModelReplies | undefined => {
+  if (config.AUTO_REPLY_MODEL_URL === undefined || config.AUTO_REPLY_MODEL === undefined) return undefined
+  return modelReplies({
+    model: createChatModel({
+      url: config.AUTO_REPLY_MODEL_URL,
+      model: config.AUTO_REPLY_MODEL,
+      ...(config.AUTO_REPLY_MODEL_KEY === undefined ? {} : { apiKey: config.AUTO_REPLY_MODEL_KEY }),
+      systemPrompt: config.AUTO_REPLY_MODEL_PROMPT,
+      timeoutMs: config.AUTO_REPLY_MODEL_TIMEOUT_SECONDS * 1000,
+      // Enough for a chat-sized answer; the reply is cut to MAX_MESSAGE_LENGTH anyway.
+      maxTokens: 200,
+      userAgent: 'roblox-messaging-server (model reply)',
+    }),
+    replyLater: replyLater({ messages: ports.messages, clock: systemClock, maxMessageLength: config.MAX_MESSAGE_LENGTH }),
+    maxMessageLength: config.MAX_MESSAGE_LENGTH,
+    policy: defaultContentPolicy({ blockedWords: config.BLOCKED_WORDS }),
+    maxInFlight: MODEL_CALLS_MAX,
+    onOutcome: (outcome) => {
+      metrics?.modelReply(outcome._tag === 'Replied' ? 'replied' : 'failed')
+      // The message's id, never its text.
+      if (outcome._tag === 'Failed') log.error(`model reply to message ${outcome.to.id}: none`, outcome.reason)
+    },
+  })
+}
+
+/** The ports with every stored player's message handed to the model, after the append answered: the send never waits for it. */
+const withModelReplies = (ports: Ports, model: ModelReplies): Ports => ({
+  ...ports,
+  messages: {
+    ...ports.messages,
+    append: (request) => () =>
+      ports.messages.append(request)().then((stored) => {
+        if (E.isRight(stored)) model.after(stored.right.message)
+        return stored
+      }),
+  },
+})
+
+const settledWithin = (model: ModelReplies, ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    void model.settled().then(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+
 /** What the delivery loop does, counted. */
 const countDeliveries =
   (metrics: Metrics) =>
@@ -290,7 +344,9 @@ export const startServer = async (config: Config, options: StartOptions = {}): P
   const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'))
   const metrics = config.METRICS ? createMetrics() : undefined
   const built = buildPorts(config, log, metrics === undefined ? undefined : countDiscards(metrics))
-  const ports = metrics === undefined ? built : measuredPorts(built, metrics)
+  const measured = metrics === undefined ? built : measuredPorts(built, metrics)
+  const model = modelRepliesOf(config, measured, log, metrics)
+  const ports = model === undefined ? measured : withModelReplies(measured, model)
   if (config.WEBHOOKS.length > 0 && ports.outbound === undefined) throw new Error(`WEBHOOKS: the ${config.STORE} store keeps no outbound queues`)
   const outbound =
     config.WEBHOOKS.length === 0 || ports.outbound === undefined ? undefined : startOutbound(config.WEBHOOKS, ports.outbound, log, metrics === undefined ? undefined : countDeliveries(metrics))
@@ -345,7 +401,8 @@ export const startServer = async (config: Config, options: StartOptions = {}): P
       new Promise<void>((resolve, reject) => {
         const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)
         // Queued deliveries go on meanwhile, up to their deadline.
-        const delivering = outbound?.stop(OUTBOUND_SHUTDOWN_MS) ?? Promise.resolve()
+        // Queued deliveries, and model replies under way, go on meanwhile, up to their deadline.
+        const delivering = Promise.all([outbound?.stop(OUTBOUND_SHUTDOWN_MS), model === undefined ? undefined : settledWithin(model, OUTBOUND_SHUTDOWN_MS)])
         server.close((err) => {
           clearTimeout(grace)
           // The store's connections go last: answers and deliveries under way still use them.

@@ -45,6 +45,8 @@ export type Metrics = {
   readonly watch: (read: { readonly heldPolls: () => number; readonly openStreams: () => number; readonly storeUp: () => boolean }) => void
   /** An attempt this process made to hand a message to an outbound target, by target (named by the configuration: a bounded set) and outcome. */
   readonly delivery: (target: string, outcome: 'delivered' | 'retried' | 'refused') => void
+  /** A model reply this process stored, or did not (the model failed or timed out, or its text was refused). */
+  readonly modelReply: (outcome: 'replied' | 'failed') => void
   /** A target paused by this process after failing again and again. */
   readonly paused: (target: string) => void
   /** Gauges of the outbound queues, read from the store when scraped (shared by every process on Redis). */
@@ -176,6 +178,7 @@ export const createMetrics = (): Metrics => {
   const storeErrors = new Counter({ name: 'rms_store_errors_total', help: 'Store operations that failed (the store unavailable), by operation', labelNames: ['operation'], registers })
 
   const deliveries = new Counter({ name: 'rms_outbound_attempts_total', help: 'Attempts to hand a message to an outbound target, by target and outcome (delivered, retried, refused for good)', labelNames: ['target', 'outcome'], registers })
+  const modelReplyCount = new Counter({ name: 'rms_model_replies_total', help: 'Model replies (AUTO_REPLY_MODEL_URL) by outcome: replied, or failed (the model failed or timed out, or its reply was refused)', labelNames: ['outcome'], registers })
   const pauses = new Counter({ name: 'rms_outbound_pauses_total', help: 'Times an outbound target was paused after failing again and again', labelNames: ['target'], registers })
 
   // One series per label set, found by a key made once per request; the sets are bounded (see above).
@@ -210,6 +213,7 @@ export const createMetrics = (): Metrics => {
     },
     delivery: (target, outcome) => deliveries.inc({ target, outcome }),
     paused: (target) => pauses.inc({ target }),
+    modelReply: (outcome) => modelReplyCount.inc({ outcome }),
     watchOutbound: (read) => {
       // One read of the store per scrape, shared by the three gauges.
       let reading: Promise<ReadonlyArray<OutboundGauge>> | undefined

@@ -137,6 +137,9 @@ function MessagingClient.new(options)
   if type(maxRetries) ~= "number" or maxRetries < 0 then error("maxRetries must be a number, 0 or more", 2) end
   local queueSize = options.queueSize or DEFAULT_QUEUE_SIZE
   if type(queueSize) ~= "number" or queueSize < 1 then error("queueSize must be a number, 1 or more", 2) end
+  if options.onRemoved ~= nil and type(options.onRemoved) ~= "function" then
+    error("onRemoved must be a function, called with the ids a moderator's removal took down", 2)
+  end
 
   local self = setmetatable({}, MessagingClient)
   self.baseUrl = baseUrl:gsub("/+$", "")
@@ -149,6 +152,7 @@ function MessagingClient.new(options)
   self._http = options.httpService or game:GetService("HttpService")
   self._warn = options.warn or warn
   self._clock = options.clock or os.time
+  self._onRemoved = options.onRemoved
   -- A poll answered with messages is followed by this pause, so a busy channel is read in batches within its share.
   self._pollInterval = 60 / (budget * POLL_SHARE)
   if apiKey ~= nil then
@@ -409,13 +413,18 @@ function MessagingClient:poll()
 end
 
 --[[
-client:subscribe(callback) -> connection
+client:subscribe(callback, onRemoved) -> connection
 Calls callback(message) for each new message of the client's channels, in order, from a thread of its own that
 long-polls within the budget; backs off (up to 30 s, or what the server asks) while the server cannot be reached
 or refuses. connection:Disconnect() stops it: a poll held then is let go unread, its messages left for the next.
+When a moderator removes messages, the server sends a removal entry in their place in the order (type "removal",
+removes = the ids taken down): onRemoved(ids, removal) is called with it (or options.onRemoved, given to new), so
+the game can take those messages off its screens; callback never sees removal entries.
 ]]
-function MessagingClient:subscribe(callback)
+function MessagingClient:subscribe(callback, onRemoved)
   if type(callback) ~= "function" then error("subscribe takes a function, called with each message", 2) end
+  onRemoved = onRemoved or self._onRemoved
+  if onRemoved ~= nil and type(onRemoved) ~= "function" then error("subscribe: onRemoved must be a function, called with the ids a removal took down", 2) end
   if self._subscription ~= nil then error("subscribe: this client is subscribed already; Disconnect that first", 2) end
   local client = self
   local connection = { Connected = true }
@@ -435,8 +444,15 @@ function MessagingClient:subscribe(callback)
         local messages = client:_advance(page)
         for _, message in ipairs(messages) do
           if not connection.Connected then break end
-          local delivered, failure = pcall(callback, message)
-          if not delivered then client._warn("MessagingClient: the subscribe callback raised: " .. tostring(failure)) end
+          if message.type == "removal" then
+            if onRemoved ~= nil then
+              local told, failure = pcall(onRemoved, message.removes or {}, message)
+              if not told then client._warn("MessagingClient: the onRemoved callback raised: " .. tostring(failure)) end
+            end
+          else
+            local delivered, failure = pcall(callback, message)
+            if not delivered then client._warn("MessagingClient: the subscribe callback raised: " .. tostring(failure)) end
+          end
         end
         -- Answered with messages: the channel is busy, so the next poll waits its turn and brings a batch.
         if #messages > 0 or page.has_more == true then task.wait(client._pollInterval) end

@@ -117,6 +117,20 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     expect(script?.stderr()).to.equal('')
   })
 
+  it('hands a moderator’s removal to onRemoved with the ids taken down, in order, and never to the message callback', async () => {
+    await start()
+    run('client-removed.lua')
+    await until(() => printed('subscribed').length === 1 && server.holding() === 1, 'the subscription holds its poll')
+    const kept = await send('Ann', 'kind words')
+    const rude = await send('Bob', 'rude words')
+    await until(() => printed('shown:').length === 2, 'both shown')
+    const removed = await (await fetch(`${server.url}/api/messages/${rude.id}`, { method: 'DELETE' })).json() as { removals: Array<{ id: number }> }
+    await until(() => printed('removed:').length === 1, 'the removal heard')
+    expect(printed('shown:')).to.deep.equal([`shown: ${kept.id} kind words`, `shown: ${rude.id} rude words`])
+    expect(printed('removed:')).to.deep.equal([`removed: ${removed.removals[0]?.id} removal ${rude.id}=rude words`])
+    expect(script?.stderr()).to.equal('')
+  })
+
   it('reports a gap when the history it asks for from the start was partly evicted', async () => {
     await start({ store: { maxMessages: 2 } })
     for (const text of ['one', 'two', 'three']) await send('Bob', text)

@@ -344,7 +344,8 @@ export const startServer = async (config: Config, options: StartOptions = {}): P
   const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'))
   const metrics = config.METRICS ? createMetrics() : undefined
   const built = buildPorts(config, log, metrics === undefined ? undefined : countDiscards(metrics))
-  const measured = metrics === undefined ? built : measuredPorts(built, metrics)
+  // Store latency is measured for a store over the network; the memory store's calls are only counted.
+  const measured = metrics === undefined ? built : measuredPorts(built, metrics, { latency: config.STORE !== 'memory' })
   const model = modelRepliesOf(config, measured, log, metrics)
   const ports = model === undefined ? measured : withModelReplies(measured, model)
   if (config.WEBHOOKS.length > 0 && ports.outbound === undefined) throw new Error(`WEBHOOKS: the ${config.STORE} store keeps no outbound queues`)

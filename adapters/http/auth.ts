@@ -70,6 +70,9 @@ type StoredKey = ApiKey & { readonly digest: Buffer }
 const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash
 const digestOf = (secret: string): Buffer => (oneShotHash === undefined ? createHash('sha256').update(secret).digest() : oneShotHash('sha256', secret, 'buffer'))
 
+/** Good keys remembered as presented (see keyFor): more than a deployment has, so each is hashed once. */
+const RECENT_KEYS_MAX = 256
+
 const BEARER = /^Bearer\s+(\S+)\s*$/i
 
 /** The secret a request presents in its headers, if any; a malformed Authorization is presented as not a key. */
@@ -94,10 +97,29 @@ export const createAuth = (options: AuthOptions): Auth => {
   const byLabel = new Map(keys.map((k) => [k.label, k]))
 
   /** Every key compared, whatever matched first: the time taken says nothing of which. */
-  const keyFor = (candidate: string): StoredKey | undefined => {
+  const compared = (candidate: string): StoredKey | undefined => {
     const digest = digestOf(candidate)
     let found: StoredKey | undefined
     for (const key of keys) if (timingSafeEqual(digest, key.digest) && found === undefined) found = key
+    return found
+  }
+  /*
+   * The keys presented lately and found good, so that a game server's every
+   * request is not hashed again. Only good keys are kept: an unknown key is
+   * compared in full every time, so the cache teaches a guesser nothing the
+   * answer (200 or 401) does not, and a flood of made-up keys cannot fill it.
+   * A Map finds an entry by the string's hash, then compares the strings only
+   * when the hashes are equal: no byte-by-byte early exit on a near miss.
+   */
+  const recent = new Map<string, StoredKey>()
+  const keyFor = (candidate: string): StoredKey | undefined => {
+    const known = recent.get(candidate)
+    if (known !== undefined) return known
+    const found = compared(candidate)
+    if (found !== undefined) {
+      if (recent.size >= RECENT_KEYS_MAX) recent.delete(recent.keys().next().value as string)
+      recent.set(candidate, found)
+    }
     return found
   }
 

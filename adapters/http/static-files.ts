@@ -49,9 +49,14 @@ export const staticFiles = (root: string, answers: Answers): ((req: IncomingMess
       notServed(ctx, answers, thrown)
     }
   })
-  // The admin dashboard lives at /admin, as people type it.
+  // The admin dashboard lives at /admin, as people type it. /admin/ is sent there: served as it is, its
+  // relative links (style.css, admin.js) would name files under /admin/ that do not exist.
   app.use(async (ctx, next) => {
-    if (ctx.path === '/admin' || ctx.path === '/admin/') ctx.path = '/admin.html'
+    if (ctx.path === '/admin/') {
+      ctx.status = 301
+      return ctx.redirect(`/admin${ctx.search}`)
+    }
+    if (ctx.path === '/admin') ctx.path = '/admin.html'
     await next()
   })
   app.use(files)

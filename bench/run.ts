@@ -47,7 +47,7 @@ import { nchanPolls, nginxUnavailable, REDIS_PERSISTENCE, redisUnavailable, star
 const SMOKE = process.argv.includes('--smoke')
 const DEFAULTS = SMOKE
   ? { rounds: 1, seconds: 1, warmup: 0, connections: 16, waiters: 200, pollRounds: 1, fanRounds: 1, sendsFirst: 2_000, sends: 10_000 }
-  : { rounds: 5, seconds: 2, warmup: 1, connections: 32, waiters: 5_000, pollRounds: 6, fanRounds: 3, sendsFirst: 10_000, sends: 1_000_000 }
+  : { rounds: 5, seconds: 1.5, warmup: 0.5, connections: 32, waiters: 5_000, pollRounds: 4, fanRounds: 3, sendsFirst: 10_000, sends: 1_000_000 }
 type Settings = typeof DEFAULTS
 const settings = Object.fromEntries(
   Object.entries(DEFAULTS).map(([key, value]) => [key, Number(process.env[`BENCH_${key.toUpperCase()}`] ?? value)]),
@@ -265,7 +265,7 @@ const reportRedis = (results: ThroughputResults): void => {
  * The delay to the last of 5,000 answers is mostly the kernel writing 5,000
  * responses, and one measurement differs from the next by a quarter or more
  * on this shared machine, whichever server it is. So each server is measured
- * in six rounds and the target is on the medians, as the issue states it:
+ * in four rounds (BENCH_POLLROUNDS) and the target is on the medians, as the issue states it:
  * ours' median delay (and memory) against node:http's. The ratio within each
  * round is printed too; it turned out no steadier than single measurements
  * (0.74–1.42 in one run), so it shows the spread and is not the verdict.
@@ -370,7 +370,7 @@ const polls = async (): Promise<PollRound[]> => {
  * with a tenth of the polls, then measured back to back in each round, the
  * order rotating, so that over three rounds each goes first, second and
  * third once; the comparison is of the medians, as above. Three rounds, not
- * six, to keep the run near four minutes. The client is C
+ * more, to keep the run near three minutes. The client is C
  * (bench/fanout-client.c): a Node client reading 5,000 answers costs about
  * what a server costs writing them, and on two cores it takes its CPU from
  * the two processes it measures.

@@ -86,6 +86,17 @@ export type ServerProcess = {
 }
 
 /**
+ * Every server process started and not yet exited. Killed when this process
+ * exits, however it exits: a root hook that throws (the OpenAPI check of the
+ * answers, say) skips the hooks after it, and the shared servers would
+ * otherwise outlive the run.
+ */
+const living = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of living) child.kill('SIGKILL')
+})
+
+/**
  * Starts `main.ts` as `npm start` would (same young-generation flags, so memory
  * reads as in production), with PORT=0 and the given variables on top of the
  * short timeouts, and resolves once it prints its address.
@@ -98,6 +109,8 @@ export const startServer = async (env: Record<string, string> = {}): Promise<Ser
     ['--min-semi-space-size=16', '--max-semi-space-size=16', '--import', 'tsx', MAIN],
     { cwd: ROOT, env: { ...base, HOST: '127.0.0.1', ...FAST_TIMEOUTS, ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] },
   )
+  living.add(child)
+  child.once('exit', () => living.delete(child))
   const output = { stdout: '', stderr: '' }
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output.stdout += chunk))
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output.stderr += chunk))

@@ -182,19 +182,21 @@ export const createMetrics = (): Metrics => {
   const pauses = new Counter({ name: 'rms_outbound_pauses_total', help: 'Times an outbound target was paused after failing again and again', labelNames: ['target'], registers })
 
   // One series per label set, found by a key made once per request; the sets are bounded (see above).
-  const requestSeries = new Map<string, Series>()
+  // By route, then method, then status: the route and method strings are the same objects every time (the route table's,
+  // the HTTP parser's), their hashes kept, where a key joined from the three was a new string to build and hash per request.
+  const requestSeries = new Map<string, Map<string, Map<number, Series>>>()
   const storeSeries = new Map<string, Series>()
 
   return {
     text: async () => `${await registry.metrics()}\n${await processMetrics().metrics()}`,
     contentType: registry.contentType,
     request: (method, route, status, seconds) => {
-      const key = `${method} ${route} ${status}`
-      let series = requestSeries.get(key)
-      if (series === undefined) {
-        series = requests.series({ method, route, status: String(status) })
-        requestSeries.set(key, series)
-      }
+      let byMethod = requestSeries.get(route)
+      if (byMethod === undefined) requestSeries.set(route, (byMethod = new Map()))
+      let byStatus = byMethod.get(method)
+      if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()))
+      let series = byStatus.get(status)
+      if (series === undefined) byStatus.set(status, (series = requests.series({ method, route, status: String(status) })))
       requests.observe(series, seconds)
     },
     stored: (type, count) => void (counts[type] += count),

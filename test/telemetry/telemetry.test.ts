@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import * as fc from 'fast-check'
 import pino from 'pino'
 import { Histogram, Registry } from 'prom-client'
-import { batched, requestWriter, type RequestFields } from '../../adapters/telemetry/logger'
+import { batched, requestWriter, type BatchTarget, type RequestFields } from '../../adapters/telemetry/logger'
 import { BucketHistogram } from '../../adapters/telemetry/metrics'
 
 /*
@@ -54,12 +54,14 @@ describe('telemetry: the request log line', () => {
 
 describe('telemetry: log lines written together', () => {
   const target = () => {
-    const written: string[] = []
+    // The Buffers themselves, kept as a descriptor that has not taken them yet would keep them.
+    const written: Buffer[] = []
     let wrote: () => void = () => undefined
     return {
       written,
+      text: () => written.map((b) => b.toString('utf8')),
       next: () => new Promise<void>((resolve) => (wrote = resolve)),
-      to: { write: (text: string) => (written.push(text), wrote()), flushSync: () => undefined } as unknown as Parameters<typeof batched>[0],
+      to: { write: (bytes: Buffer) => (written.push(bytes), wrote()), flushSync: () => undefined } satisfies BatchTarget,
     }
   }
 
@@ -71,14 +73,34 @@ describe('telemetry: log lines written together', () => {
     destination.write('two\n')
     expect(t.written).to.deep.equal([])
     await next
-    expect(t.written).to.deep.equal(['one\ntwo\n'])
+    expect(t.text()).to.deep.equal(['one\ntwo\n'])
     const long = `${'x'.repeat(200)}\n`
-    for (let i = 0; i < 100; i++) destination.write(long)
+    for (let i = 0; i < 400; i++) destination.write(long)
     expect(t.written.length, 'a full batch is handed on at once').to.equal(2)
-    expect(t.written[1]?.length).to.be.at.least(16 * 1024)
+    expect(t.written[1]?.length).to.be.at.least(60 * 1024)
     const last = t.next()
     await last
-    expect(t.written.join('')).to.equal(`one\ntwo\n${long.repeat(100)}`)
+    expect(t.text().join('')).to.equal(`one\ntwo\n${long.repeat(400)}`)
+  })
+
+  it('never writes again into a batch it handed on, encodes any text as UTF-8, and hands a line longer than a batch on its own, in order', async () => {
+    const t = target()
+    const destination = batched(t.to)
+    const accented = '{"key":"clé de l’équipe ✓ 🎮"}\n'
+    const line = (i: number) => `${i} ${accented}`
+    for (let i = 0; i < 3000; i++) destination.write(line(i))
+    const huge = `${'é'.repeat(70 * 1024)}\n`
+    destination.write(huge)
+    destination.write('after\n')
+    const handed = t.written.map((b) => Buffer.from(b))
+    for (let i = 0; i < 3000; i++) destination.write('overwrite? '.repeat(20))
+    expect(
+      t.written.slice(0, handed.length).every((b, i) => b.equals(handed[i] as Buffer)),
+      'the batches handed on are as they were',
+    ).to.equal(true)
+    const text = t.text().join('')
+    const expected = `${Array.from({ length: 3000 }, (_, i) => line(i)).join('')}${huge}after\n`
+    expect(text.startsWith(expected)).to.equal(true)
   })
 })
 

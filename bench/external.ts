@@ -17,10 +17,11 @@ import { holdAndFire, rawPost, type FanoutClient } from './fanout'
  */
 
 /** Every process started here, and its directory, stopped and removed when this process exits however it exits. */
-const started = new Set<ChildProcess>()
+/** What is still running, with the signal that stops it when this process exits without stopping it. */
+const started = new Map<ChildProcess, NodeJS.Signals>()
 const directories = new Set<string>()
 process.once('exit', () => {
-  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  for (const [child, signal] of started) if (child.exitCode === null && child.signalCode === null) child.kill(signal)
   for (const dir of directories) rmSync(dir, { recursive: true, force: true })
 })
 
@@ -43,9 +44,15 @@ export const freePort = (): Promise<number> =>
 
 type External = { readonly child: ChildProcess; readonly output: () => string; readonly exited: Promise<void> }
 
-const launch = (command: string, args: ReadonlyArray<string>): External => {
+/**
+ * `atExit` is how it is stopped if this process exits first: SIGKILL for
+ * redis-server, one process; SIGTERM for nginx, whose master then stops its
+ * worker (a master killed outright leaves the worker running, listening,
+ * parented to init).
+ */
+const launch = (command: string, args: ReadonlyArray<string>, atExit: NodeJS.Signals): External => {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  started.add(child)
+  started.set(child, atExit)
   let output = ''
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output = (output + chunk).slice(-20_000)))
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output = (output + chunk).slice(-20_000)))
@@ -84,7 +91,7 @@ export const startRedis = async (): Promise<BenchRedis> => {
   const port = await freePort()
   const dir = temporaryDirectory('bench-redis-')
   const version = /v=(\S+)/.exec(spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? 'unknown'
-  const redis = launch('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--daemonize', 'no'])
+  const redis = launch('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--daemonize', 'no'], 'SIGKILL')
   const stop = async (): Promise<void> => {
     await stopped(redis, 'SIGTERM')
     rmSync(dir, { recursive: true, force: true })
@@ -189,7 +196,7 @@ export const startNginx = async (connections: number): Promise<BenchNginx> => {
   const config = nginxConfig(dir, port, connections)
   writeFileSync(join(dir, 'nginx.conf'), config)
   const version = (spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim().split('/')[1] ?? 'unknown').trim()
-  const nginx = launch('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')])
+  const nginx = launch('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], 'SIGTERM')
   const stop = async (): Promise<void> => {
     // SIGTERM: a fast shutdown of the master and its worker.
     await stopped(nginx, 'SIGTERM')

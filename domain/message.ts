@@ -197,8 +197,16 @@ export const channelName = (raw: string): E.Either<InvalidField, ChannelName> =>
   return E.right(raw as ChannelName)
 }
 
-/** Roblox names are case-insensitive: every lookup by name goes through this key. */
-export const playerKey = (name: string): string => name.toLowerCase()
+/**
+ * Roblox names are case-insensitive: every lookup by name goes through this key. Canonically equivalent spellings
+ * (`Zoë` as one character or as `e` and a combining diaeresis) are one name, as Unicode defines them to be the same
+ * text (NFC); names that only look alike (a Cyrillic `о`, fullwidth letters) are other names here, and the same to a
+ * mute (`muteKey`, domain/mutes.ts). Printable ASCII, every Roblox name, has one spelling: its lower case.
+ */
+export const playerKey = (name: string): string => (PRINTABLE_ASCII.test(name) ? name.toLowerCase() : name.normalize('NFC').toLowerCase())
+
+/** Whether a name is printable ASCII, whose skeleton is its lower case (no ASCII character has a look-alike mapped). */
+export const isPrintableAscii = (name: string): boolean => PRINTABLE_ASCII.test(name)
 
 /**
  * The most channels one read may follow under one cursor: a game server

@@ -1,5 +1,5 @@
 import type * as TE from 'fp-ts/TaskEither'
-import { playerKey, type PlayerName } from './message'
+import { isPrintableAscii, nameSkeleton, type PlayerName } from './message'
 import type { StoreUnavailable } from './message-repository'
 
 /*
@@ -9,7 +9,7 @@ import type { StoreUnavailable } from './message-repository'
  */
 
 export type Mute = {
-  /** The name muted, as the moderator wrote it; sends are matched to it in any case. */
+  /** The name muted, as the moderator wrote it; sends are matched to it by muteKey (any case, look-alikes). */
   readonly playerName: PlayerName
   /** The Roblox user id muted too, when known: sends with it are refused under any name. */
   readonly userId?: number
@@ -25,9 +25,17 @@ export type Mute = {
 /** Who is sending: the name as sent, and the user id when the send has one. */
 export type Sender = { readonly playerName: string; readonly userId?: number }
 
-/** Whether a mute holds for a sender at `now`: by name in any case, or by user id when both the mute and the send have one. */
+/**
+ * What a mute is kept and matched by: the name's skeleton (nameSkeleton), so that a muted player cannot send again
+ * under a spelling that reads the same: another case, another Unicode composition, fullwidth letters, a Cyrillic `о`
+ * for an `o`. Such names can belong to someone else; a mute errs on the side of silencing them too, for its time.
+ * Printable ASCII names skip the folding (their skeleton is their lower case: a test holds the two equal).
+ */
+export const muteKey = (name: string): string => (isPrintableAscii(name) ? name.toLowerCase() : nameSkeleton(name))
+
+/** Whether a mute holds for a sender at `now`: by a name that reads the same (muteKey), or by user id when both the mute and the send have one. */
 export const muteHolds = (mute: Mute, sender: Sender, now: number): boolean =>
-  mute.until > now && (playerKey(mute.playerName) === playerKey(sender.playerName) || (mute.userId !== undefined && mute.userId === sender.userId))
+  mute.until > now && (muteKey(mute.playerName) === muteKey(sender.playerName) || (mute.userId !== undefined && mute.userId === sender.userId))
 
 /** Of several mutes that hold, the one that ends last: the one the sender must wait for. */
 export const longestOf = (mutes: Iterable<Mute>): Mute | undefined => {
@@ -37,9 +45,9 @@ export const longestOf = (mutes: Iterable<Mute>): Mute | undefined => {
 }
 
 export type Mutes = {
-  /** Mutes a player, in place of any mute of the same name (in any case). */
+  /** Mutes a player, in place of any mute of a name that reads the same (muteKey). */
   readonly put: (mute: Mute) => TE.TaskEither<StoreUnavailable, void>
-  /** Lifts the mute of this name (in any case): the mute lifted, or undefined when none held at `now`. */
+  /** Lifts the mute of a name that reads as this one (muteKey): the mute lifted, or undefined when none held at `now`. */
   readonly lift: (playerName: string, now: number) => TE.TaskEither<StoreUnavailable, Mute | undefined>
   /** The mutes that hold at `now`, the soonest to end first. */
   readonly inForce: (now: number) => TE.TaskEither<StoreUnavailable, ReadonlyArray<Mute>>

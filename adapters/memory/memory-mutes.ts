@@ -1,9 +1,8 @@
 import * as TE from 'fp-ts/TaskEither'
-import { playerKey } from '../../domain/message'
-import { longestOf, muteHolds, type Mute, type Mutes } from '../../domain/mutes'
+import { longestOf, muteHolds, muteKey, type Mute, type Mutes } from '../../domain/mutes'
 
 /*
- * Mutes in memory, by name (in any case) and by user id: a send's check is
+ * Mutes in memory, by name (its muteKey: any case, look-alikes) and by user id: a send's check is
  * two map lookups, none at all while nobody is muted. A mute that has ended
  * is let go by the next change or listing.
  */
@@ -29,7 +28,7 @@ export const createMemoryMutes = (): Mutes => {
   return {
     put: (mute) =>
       TE.fromIO(() => {
-        const key = playerKey(mute.playerName)
+        const key = muteKey(mute.playerName)
         forget(key)
         byName.set(key, mute)
         if (mute.userId !== undefined) {
@@ -41,7 +40,7 @@ export const createMemoryMutes = (): Mutes => {
       }),
     lift: (playerName, now) =>
       TE.fromIO(() => {
-        const key = playerKey(playerName)
+        const key = muteKey(playerName)
         const mute = byName.get(key)
         forget(key)
         prune(now)
@@ -57,7 +56,7 @@ export const createMemoryMutes = (): Mutes => {
     find: (sender, now) =>
       TE.fromIO(() => {
         if (byName.size === 0) return undefined
-        const named = byName.get(playerKey(sender.playerName))
+        const named = byName.get(muteKey(sender.playerName))
         const holding: Mute[] = named !== undefined && muteHolds(named, sender, now) ? [named] : []
         if (sender.userId !== undefined) for (const mute of byUser.get(sender.userId) ?? []) if (muteHolds(mute, sender, now)) holding.push(mute)
         return longestOf(holding)

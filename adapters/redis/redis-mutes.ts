@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/Either'
-import { playerKey, type PlayerName } from '../../domain/message'
+import type { PlayerName } from '../../domain/message'
 import type { StoreUnavailable } from '../../domain/message-repository'
-import { longestOf, muteHolds, type Mute, type Mutes, type Sender } from '../../domain/mutes'
+import { longestOf, muteHolds, muteKey, type Mute, type Mutes, type Sender } from '../../domain/mutes'
 import type { RedisConnection } from './connection'
 import { command, defineScript, unavailable } from './script'
 
@@ -62,7 +62,7 @@ if (tonumber(string.match(found, '^(%d+)\\n')) or 0) <= tonumber(ARGV[1]) then r
 return found
 `)
 
-/** What a process knows of the mutes: by name (a player key), by user id. */
+/** What a process knows of the mutes: by name (its muteKey), by user id. */
 type Known = { readonly byName: ReadonlyMap<string, Mute>; readonly byUser: ReadonlyMap<number, ReadonlyArray<Mute>> }
 
 const NOBODY: Known = { byName: new Map(), byUser: new Map() }
@@ -70,7 +70,7 @@ const NOBODY: Known = { byName: new Map(), byUser: new Map() }
 const findIn = (known: Known, sender: Sender, now: number): Mute | undefined => {
   if (known.byName.size === 0) return undefined
   const holding: Mute[] = []
-  const named = known.byName.get(playerKey(sender.playerName))
+  const named = known.byName.get(muteKey(sender.playerName))
   if (named !== undefined && muteHolds(named, sender, now)) holding.push(named)
   if (sender.userId !== undefined) for (const mute of known.byUser.get(sender.userId) ?? []) if (muteHolds(mute, sender, now)) holding.push(mute)
   return longestOf(holding)
@@ -125,7 +125,7 @@ export const createRedisMutes = (options: RedisMutesOptions): RedisMutes => {
         log('a stored mute does not decode; left out', { prefix: options.prefix, value })
         continue
       }
-      byName.set(playerKey(mute.playerName), mute)
+      byName.set(muteKey(mute.playerName), mute)
       if (mute.userId !== undefined) byUser.set(mute.userId, [...(byUser.get(mute.userId) ?? []), mute])
     }
     return byName.size === 0 ? NOBODY : { byName, byUser }
@@ -186,13 +186,13 @@ export const createRedisMutes = (options: RedisMutesOptions): RedisMutes => {
   return {
     put: (mute) => () =>
       attempt(async () => {
-        await PUT(client, [KEY], [String(mute.since), CHANNEL, playerKey(mute.playerName), valueOf(mute)])
+        await PUT(client, [KEY], [String(mute.since), CHANNEL, muteKey(mute.playerName), valueOf(mute)])
         // This process's next check must see it, without waiting to hear the announcement.
         distrust()
       }),
     lift: (playerName, now) => () =>
       attempt(async () => {
-        const found = (await LIFT(client, [KEY], [String(now), CHANNEL, playerKey(playerName)])) as string | null
+        const found = (await LIFT(client, [KEY], [String(now), CHANNEL, muteKey(playerName)])) as string | null
         distrust()
         return found === null ? undefined : asMute(found)
       }),

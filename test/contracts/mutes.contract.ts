@@ -72,6 +72,24 @@ export const mutesContract = (adapter: string, factory: MutesFactory, kind: Mute
       expect(await find('Other', 42)).to.equal(undefined)
     })
 
+    it('finds a mute under any spelling that reads as the name: composed or decomposed, fullwidth, look-alike letters of other scripts', async () => {
+      const muted = mute('Zoë')
+      await run(mutes.put(muted))
+      for (const spelling of ['Zoe\u0308', 'ZOË', '\uff3a\uff4f\u00eb', 'Z\u043e\u00eb', 'Zoe'])
+        expect(await find(spelling), JSON.stringify(spelling)).to.deep.equal(muted)
+      expect(await find('Zoey')).to.equal(undefined)
+      expect(await run(mutes.lift('ZO\u0415\u0308', NOW + MINUTE)), 'lifted by a look-alike spelling, as it was matched by one').to.deep.equal(muted)
+      expect(await find('Zoë')).to.equal(undefined)
+    })
+
+    it('keeps one mute for names that read the same: a second replaces the first', async () => {
+      await run(mutes.put(mute('Zoë')))
+      const again = mute('Z\u043e\u0435\u0308', { reason: 'again', since: NOW + 1 })
+      await run(mutes.put(again))
+      expect(await run(mutes.inForce(NOW + 1))).to.deep.equal([again])
+      expect(await find('zoe')).to.deep.equal(again)
+    })
+
     it('finds a mute with a user id by that id under any name, and only when the send has it', async () => {
       const muted = mute('OldName', { userId: 156 })
       await run(mutes.put(muted))

@@ -2,6 +2,7 @@ import { expect } from 'chai'
 import * as E from 'fp-ts/Either'
 import * as O from 'fp-ts/Option'
 import { autoReplyFromTemplate } from '../../domain/auto-reply'
+import { muteKey } from '../../domain/mutes'
 import {
   channelList,
   channelName,
@@ -65,6 +66,19 @@ describe('domain: value types', () => {
 
   it('keys players case-insensitively', () => {
     expect(playerKey('BuilderMan')).to.equal(playerKey('builderman'))
+    expect(playerKey('Zoe\u0308'), 'canonically equivalent spellings are one name').to.equal(playerKey('ZOË'))
+    expect(playerKey('Z\u043e\u00eb'), 'a look-alike is another name').not.to.equal(playerKey('Zoë'))
+  })
+})
+
+describe('domain: mute keys', () => {
+  it('are the skeleton of a name, and for printable ASCII its lower case, which is its skeleton', () => {
+    for (let c = 0x20; c < 0x7f; c++) {
+      const ch = String.fromCharCode(c)
+      expect(nameSkeleton(`A${ch}z`), JSON.stringify(ch)).to.equal(`a${ch}z`.toLowerCase())
+      expect(muteKey(`A${ch}z`)).to.equal(nameSkeleton(`A${ch}z`))
+    }
+    expect(muteKey('\uff3a\uff4f\u00eb')).to.equal(muteKey('zoe'))
   })
 })
 

@@ -46,6 +46,40 @@ export type AuditQuery = {
   readonly before?: number
 }
 
+/**
+ * What of a record may go to the operator's log when the audit log could not
+ * keep it: the action, when, who, and the ids and counts, never the player's
+ * name, user id or a mute's reason (the log's promise, README "Logs"). The
+ * name and user id are what the action was asked for, so the request that
+ * asked, which the log line's request id points at, still says it.
+ */
+export const loggableRecord = (record: AuditRecord): Readonly<Record<string, unknown>> => {
+  const kept: Record<string, unknown> = { action: record.action, at: record.at, actor: record.actor }
+  switch (record.action) {
+    case 'remove':
+      kept.message_id = record.messageId
+      kept.removed = record.removed
+      break
+    case 'erase':
+      kept.removed = record.removed
+      kept.channels = record.channels
+      kept.by_name = record.playerName !== undefined
+      kept.by_user_id = record.userId !== undefined
+      if (record.notification !== undefined) kept.notification = record.notification
+      break
+    case 'mute':
+      kept.until = record.until
+      kept.by_user_id = record.userId !== undefined
+      break
+    case 'unmute':
+      break
+    case 'clear':
+      if (record.channel !== undefined) kept.channel = record.channel
+      break
+  }
+  return kept
+}
+
 /** Who acts when Roblox's webhook asks for an erasure. */
 export const ROBLOX_ACTOR = 'roblox'
 /** Who acts on a server without keys: anyone. */

@@ -13,7 +13,7 @@ import { readAuditLog } from '../../application/read-audit-log'
 import { refuseMuted } from '../../application/refuse-muted'
 import { removeMessage } from '../../application/remove-message'
 import { unmutePlayer } from '../../application/unmute-player'
-import type { AuditLog } from '../../domain/audit-log'
+import { loggableRecord, type AuditLog } from '../../domain/audit-log'
 import type { Mutes } from '../../domain/mutes'
 import { followMessages } from '../../application/follow-messages'
 import { listByPlayer } from '../../application/list-by-player'
@@ -568,7 +568,7 @@ export const createHttp = (deps: AppDeps): Http => {
             const cleared = await clear({ ...asked.right, actor: actorOf(identity) })()
             if (E.isLeft(cleared)) return refuse(req, res, cleared.left)
             const scope = cleared.right.done
-            if (cleared.right.unrecorded !== undefined) log.error(`a clear on ${req.url} was done but could not be recorded in the audit log`, cleared.right.unrecorded)
+            if (cleared.right.unrecorded !== undefined) log.error('a clear was done but could not be recorded in the audit log; what it did follows', { record: loggableRecord(cleared.right.unrecorded.record), err: cleared.right.unrecorded.error })
             const message = scope._tag === 'All' ? 'All messages cleared' : `All messages in channel ${scope.channel} cleared`
             json(req, res, 200, JSON.stringify({ success: true, message }))
           },

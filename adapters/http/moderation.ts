@@ -8,7 +8,7 @@ import type { MuteInput } from '../../application/mute-player'
 import type { Removed, RemoveMessageInput } from '../../application/remove-message'
 import type { NotMuted } from '../../application/unmute-player'
 import { AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX } from '../../application/read-audit-log'
-import { OPEN_ACTOR, type AuditEntry } from '../../domain/audit-log'
+import { loggableRecord, OPEN_ACTOR, type AuditEntry } from '../../domain/audit-log'
 import type { InvalidField } from '../../domain/message'
 import type { MessageNotFound, StoreUnavailable } from '../../domain/message-repository'
 import type { Mute } from '../../domain/mutes'
@@ -98,7 +98,8 @@ export const moderationHandlers = (deps: ModerationDeps) => {
   const audited = <A>(req: IncomingMessage, result: Audited<A>): string => {
     if (result.unrecorded === undefined) return '"audited":true'
     // The method only, not the URL: a player's name in the path stays out of the log line (the record itself is the operator's to keep).
-    deps.log.error(`an admin action (${req.method}) was done but could not be recorded in the audit log; the record follows`, result.unrecorded)
+    // What was done, by whom, to which ids: never the player's name, user id or the mute's reason (loggableRecord).
+    deps.log.error(`an admin action (${req.method}) was done but could not be recorded in the audit log; what it did follows`, { record: loggableRecord(result.unrecorded.record), err: result.unrecorded.error })
     return '"audited":false'
   }
 

@@ -249,6 +249,10 @@ export const refusalReason = (refusal: Refusal): string | undefined => {
       return `${refusal.scope}_rate_limit`
     case 'TooManyStreamsFromAddress':
       return 'streams_per_address'
+    case 'Muted':
+      return 'muted'
+    case 'BadSignature':
+      return 'roblox_signature'
     default:
       return undefined
   }

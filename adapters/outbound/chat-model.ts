@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/Either'
 import type { ReplyModel } from '../../domain/reply-model'
-import { described, post } from './post'
+import { post } from './post'
 
 /*
  * An OpenAI-compatible chat completions endpoint as the ReplyModel port:
@@ -36,7 +36,8 @@ export const createChatModel = (options: ChatModelOptions): ReplyModel => ({
     if (options.apiKey !== undefined) headers.authorization = `Bearer ${options.apiKey}`
     const answer = await post(options.url, body, headers, options.timeoutMs)
     if ('failed' in answer) return E.left({ _tag: 'ModelFailed', reason: answer.failed })
-    if (answer.status < 200 || answer.status >= 300) return E.left({ _tag: 'ModelFailed', reason: described(answer) })
+    // The status alone: an endpoint's error body may quote the prompt, the player's text, and this reason is logged.
+    if (answer.status < 200 || answer.status >= 300) return E.left({ _tag: 'ModelFailed', reason: `answered ${answer.status}` })
     let content: unknown
     try {
       content = (JSON.parse(answer.body) as { choices?: Array<{ message?: { content?: unknown } }> }).choices?.[0]?.message?.content

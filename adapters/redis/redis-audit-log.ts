@@ -77,7 +77,7 @@ export const createRedisAuditLog = (options: RedisAuditLogOptions): AuditLog => 
         const entries: AuditEntry[] = []
         for (const member of members) {
           const entry = asEntry(member)
-          if (entry === undefined) log('an audit log entry does not decode; left out', { prefix: options.prefix, member })
+          if (entry === undefined) log('an audit log entry does not decode; left out', { prefix: options.prefix, length: member.length })
           else entries.push(entry)
         }
         return entries

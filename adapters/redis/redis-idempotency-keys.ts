@@ -205,7 +205,8 @@ export const createRedisIdempotencyKeys = (options: RedisIdempotencyOptions): Id
       }
       const [state, same, json] = answer as [string, number | string, string?]
       if (state === 'claimed') {
-        if (same !== '') log(`idempotency key entry ${entry} was unreadable (${same}); treated as absent`)
+        // Not the entry's name: it holds the Idempotency-Key, which a client may treat as a secret.
+        if (same !== '') log(`an idempotency key entry was unreadable (${same}); treated as absent`)
         return E.right(CLAIMED)
       }
       if (state === 'in-progress') return E.right(IN_PROGRESS)

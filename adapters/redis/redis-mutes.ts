@@ -122,7 +122,8 @@ export const createRedisMutes = (options: RedisMutesOptions): RedisMutes => {
     for (const value of values) {
       const mute = asMute(value)
       if (mute === undefined) {
-        log('a stored mute does not decode; left out', { prefix: options.prefix, value })
+        // Its size, not its contents: a mute holds a player's name and a reason, which stay out of the log.
+        log('a stored mute does not decode; left out', { prefix: options.prefix, length: value.length })
         continue
       }
       byName.set(muteKey(mute.playerName), mute)

@@ -92,7 +92,8 @@ describe('model replies through the real server', function () {
     server = await start()
     expect((await send(server, 'first')).status).to.equal(200)
     await standIn.waitFor(1)
-    standIn.asked[0]?.answer(500, { error: { message: 'overloaded' } })
+    // An endpoint that quotes what it was asked in its error: the log says the status, never the quote (the player's text).
+    standIn.asked[0]?.answer(500, { error: { message: `overloaded while answering: ${standIn.asked[0]?.body.messages.map((m) => m.content).join(' | ')}` } })
     // The second is never answered: the server gives up after AUTO_REPLY_MODEL_TIMEOUT_SECONDS.
     expect((await send(server, 'second')).status).to.equal(200)
     await standIn.waitFor(2)
@@ -108,6 +109,8 @@ describe('model replies through the real server', function () {
     // The model's key is never in the log; a message's text neither.
     expect(server.output.stdout + server.output.stderr).to.not.include('model-key-0123456789')
     expect(server.output.stdout + server.output.stderr).to.not.include('second')
+    expect(server.output.stdout + server.output.stderr).to.not.include('first')
+    expect(server.output.stdout + server.output.stderr).to.include('answered 500')
   })
 
   it('refuses a URL without a model, naming both settings', async () => {

@@ -1,7 +1,9 @@
 import { expect } from 'chai'
+import * as TE from 'fp-ts/TaskEither'
 import { randomBytes } from 'node:crypto'
 import { ADMIN_SCOPES, createAuth, PLAIN_SCOPES, type KeyConfig } from '../../adapters/http/auth'
 import type { RedisMessageStore } from '../../adapters/redis/redis-message-store'
+import type { AuditLog } from '../../domain/audit-log'
 import { requireRedis, startRedis, type TestRedis } from '../support/redis'
 import { startTestServer, type TestServer, type TestServerOptions } from '../support/server'
 import { openEventStream } from '../support/sse'
@@ -370,5 +372,32 @@ describe('HTTP: moderation on an open server', () => {
     expect((await rawRequest(t.url, { method: 'DELETE', path: `/api/messages/${sent.message.id}` })).status).to.equal(200)
     const audit = (await rawRequest(t.url, { path: '/api/admin/audit' })).json as { entries: Array<{ actor: string }> }
     expect(audit.entries.map((e) => e.actor)).to.deep.equal(['open'])
+  })
+})
+
+describe('HTTP: moderation when the audit log cannot keep a record', () => {
+  it('answers audited: false and logs what was done, by whom and to which ids, never the name, user id or reason', async () => {
+    const refusing: AuditLog = {
+      record: () => TE.left({ _tag: 'StoreUnavailable', detail: 'the audit log is away' }),
+      read: () => TE.right([]),
+    }
+    const t = await startTestServer({ auth: createAuth({ keys: KEYS }), audit: refusing })
+    try {
+      const call = (method: string, path: string, body?: unknown) =>
+        rawRequest(t.url, { method, path, headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+      const sent = (await rawRequest(t.url, { method: 'POST', path: '/api/send', headers: { 'x-api-key': GAME_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ player_name: 'Zoë Private', message: 'hello', user_id: 4242 }) })).json as { message: Wire }
+      const muted = await call('POST', `/api/players/${encodeURIComponent('Zoë Private')}/mute`, { seconds: 60, reason: 'a reason only moderators read', user_id: 4242 })
+      expect(muted.json).to.deep.include({ success: true, audited: false })
+      expect((await call('DELETE', `/api/players/${encodeURIComponent('Zoë Private')}/mute`)).json).to.deep.include({ audited: false })
+      expect((await call('DELETE', `/api/messages/${sent.message.id}`)).json).to.deep.include({ audited: false })
+      expect((await call('POST', `/api/players/${encodeURIComponent('Zoë Private')}/erase`, { user_id: 4242 })).json).to.deep.include({ audited: false })
+      const logged = JSON.stringify(t.logged)
+      expect(t.logged.length, logged).to.equal(4)
+      for (const secret of ['Zoë', 'Private', '4242', 'a reason only moderators read']) expect(logged, secret).not.to.include(secret)
+      for (const action of ['"mute"', '"unmute"', '"remove"', '"erase"']) expect(logged, action).to.include(action)
+      expect(logged).to.include(`"message_id":${sent.message.id}`)
+    } finally {
+      await t.close()
+    }
   })
 })

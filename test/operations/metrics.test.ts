@@ -124,8 +124,13 @@ for (const via of ['listener', 'koa'] as const) {
           ],
         }),
         playerRateLimit: { limiter: createMemoryRateLimiter({ maxKeys: 100 }), limit: { limit: 1, windowMs: 60_000 } },
+        config: { ROBLOX_WEBHOOK_SECRET: 'webhook-secret-0123456789abcdef' },
       })
       const asKey = (key: string) => ({ 'x-api-key': key })
+      expect((await postJson(`${t.url}/api/players/Muted/mute`, { seconds: 600, reason: 'spam' }, asKey(ADMIN_KEY))).status).to.equal(200)
+      expect((await postJson(`${t.url}/api/send`, { player_name: 'Muted', message: 'still here' }, asKey(GAME_KEY))).status).to.equal(403)
+      const signed = { 'roblox-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(44)}` }
+      expect((await postJson(`${t.url}/api/roblox/webhook`, { EventType: 'SampleNotification', EventPayload: {} }, signed)).status).to.equal(401)
       expect((await fetch(`${t.url}/api/messages`)).status).to.equal(401)
       expect((await fetch(`${t.url}/api/messages`, { headers: asKey('not-a-key-0123456789abcdef') })).status).to.equal(401)
       expect((await fetch(`${t.url}/api/clear`, { method: 'POST', headers: asKey(GAME_KEY) })).status).to.equal(403)
@@ -134,7 +139,7 @@ for (const via of ['listener', 'koa'] as const) {
       expect((await postJson(`${t.url}/api/send`, { player_name: 'Bob', message: 'two' }, asKey(GAME_KEY))).status).to.equal(429)
       const samples = await scrape(t)
       const refused = samples.filter((s) => s.name === 'rms_refusals_total').map((s) => `${s.labels.status} ${s.labels.reason} ${s.value}`)
-      expect(refused.sort()).to.deep.equal(['401 no_credentials 1', '401 unknown_credentials 1', '403 channel 1', '403 scope 1', '429 player_rate_limit 1'])
+      expect(refused.sort()).to.deep.equal(['401 no_credentials 1', '401 roblox_signature 1', '401 unknown_credentials 1', '403 channel 1', '403 muted 1', '403 scope 1', '429 player_rate_limit 1'])
     })
 
     it('counts what the memory store stored without timing its calls, and includes the process metrics', async () => {

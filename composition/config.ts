@@ -455,7 +455,7 @@ export const readConfig = (
       // Roblox lets a webhook's secret be anything; one this short would sign nothing worth trusting. Never repeated.
       const secret = raw.trim()
       if (secret !== '' && (secret.length < 16 || secret.length > 1024 || /\s/.test(secret)))
-        problems.push(`${name} must be 16–1024 characters without spaces, the same as the webhook's secret on Roblox (generate one with: openssl rand -hex 32); the value given is not shown`)
+        problems.push(`${named} must be 16–1024 characters without spaces, the same as the webhook's secret on Roblox (generate one with: openssl rand -hex 32); the value given is not shown`)
       else config[name] = secret === '' ? undefined : secret
       continue
     }
@@ -477,7 +477,7 @@ export const readConfig = (
     }
     const decoded = codec.decode(raw)
     // A Redis URL may hold a password: it is never repeated.
-    if (E.isLeft(decoded)) problems.push(`${named} must be ${codec.name}, got ${name === 'REDIS_URL' ? 'a value that is not one (not shown)' : JSON.stringify(raw)}`)
+    if (E.isLeft(decoded)) problems.push(`${named} must be ${codec.name}, got ${name === 'REDIS_URL' || name === 'AUTO_REPLY_MODEL_URL' ? 'a value that is not one (not shown: it may hold a password)' : JSON.stringify(raw)}`)
     else config[name] = decoded.right
   }
   if (problems.length === 0) problems.push(...fromFiles(config as Record<keyof Config, unknown>, readFile, nameOf))
@@ -572,9 +572,23 @@ export const effectiveConfig = (config: Config): Readonly<Record<keyof Config, u
   shown.BLOCKED_WORDS = `(${config.BLOCKED_WORDS.length} words, not shown)`
   shown.ROBLOX_WEBHOOK_SECRET = config.ROBLOX_WEBHOOK_SECRET === undefined ? '(none)' : '(set, not shown)'
   shown.AUTO_REPLY_MODEL_KEY = config.AUTO_REPLY_MODEL_KEY === undefined ? '(none)' : '(set, not shown)'
+  if (config.AUTO_REPLY_MODEL_URL !== undefined) shown.AUTO_REPLY_MODEL_URL = withoutCredentials(config.AUTO_REPLY_MODEL_URL)
   // Each target's name, kind and address, its secrets (a signing secret, an Open Cloud key, a Discord URL's token) masked.
   shown.WEBHOOKS = config.WEBHOOKS.map(describeTarget)
   return shown
+}
+
+/** A URL with what could be a credential masked: its user and password, and its query (some endpoints take their key as `?key=`). */
+const withoutCredentials = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    if (parsed.username !== '') parsed.username = '***'
+    if (parsed.password !== '') parsed.password = '***'
+    const shown = parsed.toString()
+    return parsed.search === '' ? shown : `${shown.slice(0, shown.indexOf('?'))}?(query not shown)`
+  } catch {
+    return '(not shown)'
+  }
 }
 
 const withoutPassword = (url: string): string => {

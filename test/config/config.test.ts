@@ -282,6 +282,8 @@ describe('configuration: logs, metrics, and the start-up line', () => {
       REDIS_URL: 'redis://user:hunter2hunter2@db.example:6380/1',
       BLOCKED_WORDS: 'badword,worse',
       PLAYER_RATE_LIMIT: '5/10s',
+      AUTO_REPLY_MODEL_URL: 'https://modeluser:modelpass99@llm.example/v1/chat/completions?key=querykey77',
+      AUTO_REPLY_MODEL: 'gpt-4o-mini',
     })
     const shown = effectiveConfig(config)
     expect(Object.keys(shown)).to.deep.equal([...SETTINGS])
@@ -294,9 +296,10 @@ describe('configuration: logs, metrics, and the start-up line', () => {
       BLOCKED_WORDS: '(2 words, not shown)',
       PLAYER_RATE_LIMIT: '5/10s',
       PORT: '5000',
+      AUTO_REPLY_MODEL_URL: 'https://***:***@llm.example/v1/chat/completions?(query not shown)',
     })
     const text = JSON.stringify(shown)
-    for (const hidden of [secret, 'hunter2', 'badword']) expect(text).not.to.include(hidden)
+    for (const hidden of [secret, 'hunter2', 'badword', 'modeluser', 'modelpass99', 'querykey77']) expect(text).not.to.include(hidden)
     expect(effectiveConfig(configOf({}))).to.deep.include({ STREAM_TOKEN_SECRET: '(random per process)', METRICS_KEY: '(none)', API_KEYS: [] })
   })
 })

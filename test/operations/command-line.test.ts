@@ -62,12 +62,13 @@ describe('operations: the command line', () => {
   })
 
   it('names the flags of a rule between two settings, and never repeats a secret given as a flag', () => {
-    const line = run(['--stream-heartbeat-seconds', '40', '--metrics-key', 'short', '--api-keys', 'game:tiny'], {})
+    const line = run(['--stream-heartbeat-seconds', '40', '--metrics-key', 'short', '--api-keys', 'game:tiny', '--roblox-webhook-secret', 'wee', '--auto-reply-model-url', 'ftp://u:pw4@llm/v1', '--auto-reply-model', 'm'], {})
     if (line._tag !== 'Run') throw new Error('expected a run')
     const problems = readConfig(line.settings, undefined, line.nameOf)
     const text = E.isLeft(problems) ? problems.left.join('\n') : ''
     expect(text).to.include('--metrics-key must be 16–256').and.include('--api-keys: the key labelled game must be 16–256')
-    expect(text).not.to.match(/"short"|tiny/)
+    expect(text).to.include('--roblox-webhook-secret must be 16–1024').and.include('--auto-reply-model-url must be')
+    expect(text).not.to.match(/"short"|tiny|"wee"|pw4/)
     const cross = run(['--stream-heartbeat-seconds', '40'], {})
     if (cross._tag !== 'Run') throw new Error('expected a run')
     const crossed = readConfig(cross.settings, undefined, cross.nameOf)

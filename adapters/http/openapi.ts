@@ -1,4 +1,5 @@
-import { ClearQuery, fieldsOf, listParamsCodec, schemaOf, SendBody, StreamQuery, type JsonSchema } from './codecs'
+import { MUTE_SECONDS_MAX } from '../../application/mute-player'
+import { ClearQuery, EraseBody, fieldsOf, listParamsCodec, MUTE_REASON_MAX, schemaOf, SendBody, StreamQuery, type JsonSchema } from './codecs'
 import type { Scope } from './auth'
 
 /*
@@ -497,7 +498,8 @@ const operations = (options: OpenApiOptions): Readonly<Record<string, Operation>
     requestBody: {
       required: false,
       description: 'optional: { "user_id": N } erases what that Roblox user id sent, under any name, too',
-      content: json({ type: 'object', properties: { user_id: { type: 'integer', minimum: 1 } }, additionalProperties: false }, { user_id: 156 }),
+      // From the codec that decodes it: other fields are ignored.
+      content: json(schemaOf(EraseBody), { user_id: 156 }),
     },
   },
   'POST /api/players/:player_name/mute': {
@@ -514,7 +516,15 @@ const operations = (options: OpenApiOptions): Readonly<Record<string, Operation>
       required: true,
       description: 'seconds: how long; reason: what the player is told; user_id: their Roblox UserId, so that another name does not escape the mute',
       content: json(
-        { type: 'object', required: ['seconds', 'reason'], properties: { seconds: { type: 'integer', minimum: 1 }, reason: { type: 'string', minLength: 1 }, user_id: { type: 'integer', minimum: 1 } } },
+        {
+          type: 'object',
+          required: ['seconds', 'reason'],
+          properties: {
+            seconds: { type: 'integer', minimum: 1, maximum: MUTE_SECONDS_MAX },
+            reason: { type: 'string', minLength: 1, maxLength: MUTE_REASON_MAX, description: 'trimmed; no control characters' },
+            user_id: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+          },
+        },
         { seconds: 3600, reason: 'spam', user_id: 156 },
       ),
     },

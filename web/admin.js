@@ -237,13 +237,18 @@ const refreshChannels = () =>
       .sort((a, b) => (b.newest_id ?? 0) - (a.newest_id ?? 0))
       .slice(0, STREAM_CHANNELS_MAX)
       .map((c) => c.channel)
+    // Global is followed too, stored in or not, while there is room: it is where a send goes unless it names a
+    // channel, so its first message shows at once rather than at the next refresh.
+    if (!state.globalRefused && !watched.includes('global') && watched.length < STREAM_CHANNELS_MAX) watched.push('global')
     const rows = channels.map((c) => {
       const row = document.createElement('tr')
+      const followed = watched.includes(c.channel)
       cell(row, c.channel, 'name')
       cell(row, String(c.count), 'number')
       cell(row, c.newest_id == null ? '—' : String(c.newest_id), 'number')
-      cell(row, String(lastMinute(c.channel)), 'number')
-      cell(row, watched.includes(c.channel) ? 'yes' : 'no')
+      // The last minute is counted from what the stream brought: a channel the page does not follow has no figure, not 0.
+      cell(row, followed ? String(lastMinute(c.channel)) : '—', 'number')
+      cell(row, followed ? 'yes' : 'no')
       return row
     })
     els.channels.replaceChildren(...rows)
@@ -253,9 +258,6 @@ const refreshChannels = () =>
         : channels.length === 0
           ? 'No channel holds messages yet.'
           : ''
-    // Global is followed too, stored in or not, while there is room: it is where a send goes unless it names a
-    // channel, so its first message shows at once rather than at the next refresh.
-    if (!state.globalRefused && !watched.includes('global') && watched.length < STREAM_CHANNELS_MAX) watched.push('global')
     await watch(watched)
   }, els.liveError)
 

@@ -227,6 +227,21 @@ describe('web: the admin dashboard in Chromium', function () {
     expect(await live(page).locator('li .text').allTextContents()).to.deep.equal(['global, live', 'lobby, live', 'in the lobby'])
   })
 
+  it('counts the last minute only for the channels it follows: the ten written to last (and global), the rest shown as —', async () => {
+    await start()
+    // Channel c0 is written to first, so it is the one of eleven the live view leaves out.
+    for (let i = 0; i <= 10; i++) await sent({ player_name: 'Ann', message: `in c${i}`, channel: `c${i}` })
+    const page = await newPage()
+    await signIn(page)
+    const cells = async (channel: string) => page.getByRole('row', { name: new RegExp(`^${channel} `) }).locator('td').allTextContents()
+    await page.getByRole('row', { name: /^c0 / }).waitFor()
+    expect(await cells('c0')).to.deep.equal(['c0', '1', '1', '—', 'no'])
+    await sent({ player_name: 'Bob', message: 'c10 again', channel: 'c10' })
+    await live(page).getByText('c10 again').waitFor()
+    // The figure is the page's own count of what the stream brought since it began to follow.
+    await page.getByRole('row', { name: /^c10 2 12 1 yes$/ }).waitFor({ timeout: 15_000 })
+  })
+
   it('mutes a player from a message: their next send is refused with the reason, the mute is listed with its end, then lifted', async () => {
     await start()
     const page = await newPage()

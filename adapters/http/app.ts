@@ -106,6 +106,8 @@ export type AppDeps = {
   readonly contentPolicy?: ContentPolicy
   /** The store and whether it answers now, for the status page; a store that is always there by default. */
   readonly status?: () => { readonly store: string; readonly available: boolean }
+  /** Whether the store takes a write now (undefined) or why not, for readiness; `status` alone when absent. */
+  readonly writable?: () => Promise<string | undefined>
   /** The outbound targets and how their deliveries stand, for the status page; none by default. */
   readonly outbound?: () => Promise<ReadonlyArray<TargetStatus>>
   /** Who may do what (see auth.ts); open to everyone, as the original server was, by default. */
@@ -368,11 +370,13 @@ export const createHttp = (deps: AppDeps): Http => {
       probe: true,
       methods: {
         GET: {
-          description: 'Readiness: 200 when the store answers, else 503 with the reason (the store away, shutting down)',
-          handle: (req, res) => {
+          description: 'Readiness: 200 when the store takes a write, else 503 with the reason (the store away or refusing writes, shutting down)',
+          handle: async (req, res) => {
             if (deps.shutdown?.aborted) return refuse(req, res, { _tag: 'NotReady', reason: 'the server is shutting down' })
             const { store: kind, available } = storeStatus()
             if (!available) return refuse(req, res, { _tag: 'NotReady', reason: `the store (${kind}) does not answer` })
+            const refused = await deps.writable?.()
+            if (refused !== undefined) return refuse(req, res, { _tag: 'NotReady', reason: refused })
             json(req, res, 200, `{"success":true,"status":"ready","store":${JSON.stringify({ kind, available })}}`)
           },
         },

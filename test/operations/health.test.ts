@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import { createClient } from 'redis'
 import { ADMIN_SCOPES, createAuth } from '../../adapters/http/auth'
 import { requireRedis, startRedis, type TestRedis } from '../support/redis'
 import { startTestServer, type TestServer } from '../support/server'
@@ -101,5 +102,40 @@ describe('operations: readiness follows Redis', function () {
     await redis.start()
     await eventually(() => t.ports.status().available, 15_000, 'the server reconnecting')
     expect(await readiness()).to.equal(200)
+  })
+
+  it('is not ready while Redis, connected, refuses writes (out of memory), and says so; ready again once it takes them', async () => {
+    await eventually(() => t.ports.status().available, 10_000, 'the Redis store connecting')
+    const admin = createClient({ url: redis.url })
+    await admin.connect()
+    const send = (message: string) => fetch(`${t.url}/api/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ player_name: 'Ann', message }) })
+    try {
+      expect(await readiness()).to.equal(200)
+      // One message first: a script that begins by creating the store's bookkeeping (a DEL, which Redis allows when out
+      // of memory) may write the rest, as Redis lets a script that has written go on. Once it exists, a send is refused.
+      expect((await send('before')).status).to.equal(200)
+      await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '1'])
+      await admin.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction'])
+      // The probe's answer stands for a second: asked again until the new one comes.
+      let refused: Response | undefined
+      const deadline = Date.now() + 5_000
+      while ((refused = await fetch(`${t.url}/readyz`)).status === 200) {
+        if (Date.now() > deadline) throw new Error('readiness never saw the writes refused')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      expect(refused.status).to.equal(503)
+      expect(((await refused.json()) as { error: string }).error).to.match(/^not ready: the store \(redis\) refuses writes \(redis: .*OOM/)
+      expect(t.ports.status().available, 'connected all the same').to.equal(true)
+      const sent = await send('refused')
+      expect(sent.status, await sent.text()).to.equal(503)
+    } finally {
+      await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '0'])
+      await admin.quit()
+    }
+    const again = Date.now() + 5_000
+    while ((await readiness()) !== 200) {
+      if (Date.now() > again) throw new Error('readiness did not come back once writes were taken again')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
   })
 })

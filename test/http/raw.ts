@@ -1,5 +1,6 @@
 import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http'
 import { connect } from 'node:net'
+import { checkReceived } from '../support/openapi-answers'
 
 /*
  * Requests that fetch cannot make: paths fetch would normalise (`/../x`),
@@ -48,6 +49,7 @@ export const rawRequest = (baseUrl: string, options: RawRequest): Promise<RawAns
         res.on('data', (chunk: Buffer) => chunks.push(chunk))
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8')
+          checkReceived(options.method ?? 'GET', options.path, res.statusCode ?? 0, res.headers, text)
           resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: parseJson(text) })
         })
         res.on('error', reject)

@@ -125,6 +125,25 @@ globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Pr
   return response
 }
 
+/**
+ * An answer read some other way than fetch (test/http/raw.ts), checked the
+ * same way: the JSON answers of the server under test, not of stand-ins.
+ */
+export const checkReceived = (method: string, path: string, status: number, headers: Readonly<Record<string, string | string[] | undefined>>, text: string): void => {
+  const type = headers['content-type']
+  if (method.toUpperCase() === 'HEAD' || typeof type !== 'string' || !type.startsWith('application/json') || headers[STAND_IN_HEADER] !== undefined) return
+  const pathname = new URL(path, 'http://127.0.0.1').pathname
+  const what = `${method.toUpperCase()} ${pathname} → ${status}`
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    pending.push(Promise.resolve({ what, problem: 'not JSON' }))
+    return
+  }
+  pending.push(Promise.resolve({ what, problem: checkAnswer(method.toUpperCase(), pathname, status, body) }))
+}
+
 export const mochaHooks = {
   async afterAll(this: Mocha.Context): Promise<void> {
     const checked = await Promise.all(pending)

@@ -199,6 +199,16 @@ for (const store of ['memory', 'redis'] as const)
             expect(repeat.json).to.deep.include({ success: true, removed: [], removals: [] })
           })
 
+          it('takes a name in either Unicode spelling (composed or decomposed) as one name, and a look-alike as another', async () => {
+            await send('Zoe\u0308', 'decomposed')
+            await send('Zoë', 'composed')
+            await send('Z\u043e\u00eb', 'cyrillic o')
+            expect(texts(await page('', `/api/messages/${encodeURIComponent('ZOË')}`))).to.deep.equal(['decomposed', 'composed'])
+            const erased = await call('POST', `/api/players/${encodeURIComponent('zoe\u0308')}/erase`)
+            expect((erased.json as { removed: number[] }).removed).to.have.length(4)
+            expect(texts(await page(''))).to.deep.equal(['cyrillic o', 'Hello Z\u043e\u00eb!'])
+          })
+
           it('takes no body, an empty one, or a JSON object; refuses another body naming what is wrong', async () => {
             await send('Bob', 'b1')
             expect((await call('POST', '/api/players/Bob/erase')).json).to.deep.include({ success: true })

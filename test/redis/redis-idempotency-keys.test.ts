@@ -143,15 +143,19 @@ describe('redis idempotency keys', function () {
       await client.hSet(entry('oldversion'), { v: '0', s: 'c', at, d: 'x', c: '{}' })
       await client.hSet(entry('nostate'), { v: '1', at })
       await client.hSet(entry('badtime'), { v: '1', s: 'p', at: 'yesterday' })
-      await client.set(entry('string'), 'garbage')
-      await client.rPush(entry('list'), 'garbage')
-      const corrupt = ['badjson', 'badshape', 'oldversion', 'nostate', 'badtime', 'string', 'list']
+      await client.set(entry('plainstring'), 'garbage')
+      await client.rPush(entry('pushedlist'), 'garbage')
+      const corrupt = ['badjson', 'badshape', 'oldversion', 'nostate', 'badtime', 'plainstring', 'pushedlist']
       for (const key of corrupt) {
         const claimed = await keys.claim(key, 'fp')()
         expect(claimed, key).to.deep.equal(E.right({ _tag: 'Claimed' }))
       }
       expect(logged).to.have.length(corrupt.length)
-      for (const [i, key] of corrupt.entries()) expect(logged[i]).to.include(entry(key))
+      // Why, and never which key: a client's Idempotency-Key stays out of the log.
+      for (const [i, key] of corrupt.entries()) {
+        expect(logged[i]).to.match(/^an idempotency key entry was unreadable \((an entry of another layout|a conversation that does not decode|a \w+, not a hash)\); treated as absent/)
+        expect(logged[i]).not.to.include(key)
+      }
       // Claimed for real: in progress now, and completed like any other.
       for (const key of corrupt) expect(await run(keys.claim(key, 'fp'))).to.deep.equal({ _tag: 'InProgress' })
       await run(keys.complete('badjson', 'fp', conversation(3, 'x')))

@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/Either'
 import type { Clock, Timer } from '../domain/clock'
 import type { Message } from '../domain/message'
-import { backoffMs, type Deliverer, type DeliveryState, type OutboundQueues, type OutboundRoute } from '../domain/outbound'
+import { backoffMs, type Deliverer, type DeliveryOutcome, type DeliveryState, type OutboundQueues, type OutboundRoute } from '../domain/outbound'
 
 /*
  * Delivers every target's queue (domain/outbound.ts), each by its own loop:
@@ -21,8 +21,12 @@ import { backoffMs, type Deliverer, type DeliveryState, type OutboundQueues, typ
  * 4. With nothing queued, wait to be told of a message (or renew the lease).
  *
  * Waits longer than a third of the lease are cut into pieces, renewing the
- * lease between them, so a paused or rate-limited target is never taken
- * over in the middle of a wait. Nothing here throws: a store that fails is
+ * lease between them, and an attempt renews it every third of a lease while
+ * it is in flight (a target's timeout may be far longer than a lease), so a
+ * paused, rate-limited or slow target is never taken over in the middle of
+ * a wait or an attempt. A process that lost its lease all the same (it
+ * stalled past it) takes nothing off the queue: the store refuses its ack,
+ * and it goes back to waiting for the lease. Nothing here throws: a store that fails is
  * waited out like a target that fails.
  */
 
@@ -183,6 +187,43 @@ export const deliverOutbound = (deps: OutboundDeps, targets: ReadonlyArray<Outbo
       }
     }
 
+    /**
+     * One attempt, with the lease renewed every third of it while the attempt
+     * is in flight (a target may take longer to answer than a lease lasts):
+     * a live holder never loses its lease to a slow target. Should a renewal
+     * find the lease held by another (this process stalled past it), the
+     * attempt is cut short and `lost` says so.
+     */
+    const attempt = async (message: Message): Promise<{ readonly outcome: DeliveryOutcome; readonly lost: boolean }> => {
+      const taken = new AbortController()
+      let inFlight = true
+      let cancel: (() => void) | undefined
+      const renewLater = (): void => {
+        cancel = deps.timer.after(settings.leaseMs / 3, () => {
+          const asked = deps.clock.now()
+          void queues.lease(name, deps.holder, settings.leaseMs)().then((renewed) => {
+            if (!inFlight) return
+            if (E.isRight(renewed) && !renewed.right) {
+              holding = false
+              taken.abort()
+              return
+            }
+            // A store that did not answer is asked again at the next tick; the lease is at least as long as three of them.
+            if (E.isRight(renewed)) leaseUntil = asked + settings.leaseMs
+            renewLater()
+          })
+        })
+      }
+      renewLater()
+      try {
+        const outcome = await target.deliverer.deliver(message, AbortSignal.any([deadline.signal, taken.signal]))()
+        return { outcome, lost: taken.signal.aborted }
+      } finally {
+        inFlight = false
+        cancel?.()
+      }
+    }
+
     /** Hands over one message until it is taken or refused; false when the lease was lost or the loop stopped first. */
     const deliverOne = async (message: Message): Promise<boolean> => {
       for (;;) {
@@ -191,14 +232,16 @@ export const deliverOutbound = (deps: OutboundDeps, targets: ReadonlyArray<Outbo
         if (wait > 0 && !(await holdFor(wait))) return false
         if (leaseUntil - deps.clock.now() < settings.leaseMs / 2 && !(await renew())) return false
         if (reported !== 'delivering') await report('delivering')
-        const outcome = await target.deliverer.deliver(message, deadline.signal)()
+        const { outcome, lost } = await attempt(message)
         if (outcome._tag === 'Delivered' || outcome._tag === 'Refused') {
-          const acked = await queues.ack(name, deps.holder, message.id, outcome._tag === 'Refused' ? 'refused' : undefined)()
+          // Only while holding the lease (the store checks it too): a process that lost it leaves the queue to the one that took it over.
+          const acked = lost ? E.right(false) : await queues.ack(name, deps.holder, message.id, outcome._tag === 'Refused' ? 'refused' : undefined)()
           if (E.isLeft(acked)) {
             // Taken but not yet off the queue: it goes out again once the store answers (at least once).
             await storeFailed(acked.left.detail)
             return false
           }
+          if (!acked.right) holding = false
           failures = 0
           lastError = undefined
           if (outcome._tag === 'Delivered') {
@@ -208,6 +251,8 @@ export const deliverOutbound = (deps: OutboundDeps, targets: ReadonlyArray<Outbo
           } else emit({ _tag: 'Refused', target: name, message, reason: outcome.reason })
           return acked.right
         }
+        // Cut short because another process holds the lease now: its holder delivers the message; not a failure of the target.
+        if (lost) return false
         failures++
         lastError = outcome.reason
         emit({ _tag: 'Retried', target: name, reason: outcome.reason })

@@ -58,13 +58,12 @@ describe('outbound: bridges through the real server', function () {
     await Promise.all(receivers.splice(0).map((r) => r.close()))
   })
 
-  it('delivers every message at least once and in id order through failures, a timeout and both kinds of 429, then recovers', async () => {
+  it('delivers every message at least once and in id order through failures, a timeout and a 429 with Retry-After, then recovers', async () => {
     const hook = await receiver()
     hook.script = [
       { status: 500, body: 'boom' },
       'hang',
       { status: 429, headers: { 'retry-after': '1' } },
-      { status: 429, body: '{"retry_after":0.3}' },
       'close',
       { status: 503 },
     ]
@@ -76,15 +75,15 @@ describe('outbound: bridges through the real server', function () {
     // At least once: every id arrived; in order: ids never go back, a retry repeats the one before.
     expect([...new Set(ids)]).to.deep.equal(sent.map((m) => m.id))
     for (let i = 1; i < ids.length; i++) expect(ids[i] as number).to.be.at.least(ids[i - 1] as number)
-    expect(ids.length).to.equal(8 + 6)
-    // The 429 asked for a second: the next attempt waited for it.
+    expect(ids.length).to.equal(8 + 5)
+    // The 429 asked for a second (Retry-After: 1): the next attempt waited for it, where the backoff alone is at most 100 ms.
     const after429 = hook.received[3]?.at ?? 0
-    expect(after429 - (hook.received[2]?.at ?? 0)).to.be.at.least(950)
+    expect(after429 - (hook.received[2]?.at ?? 0)).to.be.at.least(999)
     const target = (await status(server)).outbound.find((t) => t.name === 'hook')
     expect(target).to.deep.include({ kind: 'http', queued: 0, dropped: 0, state: 'idle', failures: 0 })
     const metrics = await (await fetch(`${server.base}/metrics`)).text()
     expect(metrics).to.include('rms_outbound_attempts_total{target="hook",outcome="delivered"} 8')
-    expect(metrics).to.include('rms_outbound_attempts_total{target="hook",outcome="retried"} 6')
+    expect(metrics).to.include('rms_outbound_attempts_total{target="hook",outcome="retried"} 5')
     expect(metrics).to.include('rms_outbound_queued{target="hook"} 0')
     expect(metrics).to.include('rms_outbound_dropped{target="hook"} 0')
     expect(metrics).to.include('rms_outbound_paused{target="hook"} 0')
@@ -101,6 +100,20 @@ describe('outbound: bridges through the real server', function () {
     expect(body).to.deep.equal({ content: '\\@everyone \\*\\*free robux\\*\\* \\<\\@1\\>', username: 'Builderman', allowed_mentions: { parse: [] }, flags: 4 })
     await eventuallyStatus(server, 'discord', (t) => t.delivered === 1 && t.queued === 0, 'delivered the lobby message')
     expect(discord.received).to.have.length(1)
+  })
+
+  it("waits as long as a Discord 429 asks in its body's retry_after (seconds, fractional) before trying again", async () => {
+    const discord = await receiver()
+    // Discord's own shape of a 429: the wait in the body only, no Retry-After header.
+    discord.script = [{ status: 429, body: '{"message":"You are being rate limited.","retry_after":0.6,"global":false}' }]
+    discord.fallback = { status: 204 }
+    const server = await start([{ name: 'discord', kind: 'discord', url: `${discord.url}/api/webhooks/123/abc`, ...FAST }])
+    await send(server, 'Builderman', 'hello')
+    await discord.waitFor(2)
+    // The backoff alone is at most 100 ms (FAST): only the body's 0.6 s explains the wait (less a millisecond of timer rounding).
+    expect((discord.received[1]?.at ?? 0) - (discord.received[0]?.at ?? 0)).to.be.at.least(599)
+    await eventuallyStatus(server, 'discord', (t) => t.delivered === 1 && t.queued === 0, 'delivered after the 429')
+    expect(discord.received).to.have.length(2)
   })
 
   it('publishes to Roblox Open Cloud: the universe, the key header, a topic per channel, within 1 KB', async () => {

@@ -241,6 +241,18 @@ describe('configuration: outbound targets and removals', () => {
   })
 })
 
+describe('configuration: Roblox Open Cloud topics', () => {
+  const live = (topicPrefix: string) => ({ name: 'live', kind: 'roblox', universe_id: '99', api_key: 'open-cloud-key-0123', topic_prefix: topicPrefix })
+  it('refuses a topic_prefix that would make a topic longer than 80 characters, naming the variable, the target and the field, never the key', () => {
+    // 48 and a channel name of 32 make 80, Open Cloud's longest topic.
+    expect(configOf({ WEBHOOKS: JSON.stringify([live('p'.repeat(48))]) }).WEBHOOKS[0]).to.deep.include({ topicPrefix: 'p'.repeat(48) })
+    const problems = problemsOf({ WEBHOOKS: JSON.stringify([live('p'.repeat(49))]) })
+    expect(problems).to.deep.equal(['WEBHOOKS: target 1 (live): topic_prefix must be 0–48 of A–Z a–z 0–9 _ . : - (a topic is the prefix and the channel, 1–80 characters)'])
+    expect(problems.join('\n')).to.not.include('open-cloud-key-0123')
+    expect(problemsOf({ WEBHOOKS: JSON.stringify([live('chat/')]) }).join('\n')).to.include('WEBHOOKS: target 1 (live): topic_prefix must be')
+  })
+})
+
 describe('configuration: the warnings at start-up', () => {
   it('warns loudly of an open server, naming the variables that close it, and of no limits', () => {
     const warnings = startupWarnings(configOf({})).join('\n')

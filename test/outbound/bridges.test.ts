@@ -165,12 +165,14 @@ describe('outbound: bridges through the real server', function () {
 
   it('refuses a bad WEBHOOKS at start-up, naming the variable, the target and the field, never a secret', async () => {
     const { spawnSync } = await import('node:child_process')
-    const bad = JSON.stringify([{ name: 'x', kind: 'roblox', universe_id: 'abc', api_key: 'short' }, { name: 'y', kind: 'discord', url: 'nope-secret-token' }])
+    const bad = JSON.stringify([{ name: 'x', kind: 'roblox', universe_id: 'abc', api_key: 'short' }, { name: 'y', kind: 'discord', url: 'nope-secret-token' }, { name: 'z', kind: 'roblox', universe_id: '1', api_key: 'open-cloud-key-0123', topic_prefix: 'p'.repeat(49) }])
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'main.ts'], { cwd: `${__dirname}/../..`, env: { ...process.env, PORT: '0', WEBHOOKS: bad }, encoding: 'utf8', timeout: 20_000 })
     expect(run.status).to.not.equal(0)
     expect(run.stderr).to.include('WEBHOOKS: target 1 (x): universe_id must be')
     expect(run.stderr).to.include('WEBHOOKS: target 1 (x): api_key must be 16–4096 characters')
     expect(run.stderr).to.include("WEBHOOKS: target 2 (y): url must be the webhook's URL")
+    expect(run.stderr).to.include('WEBHOOKS: target 3 (z): topic_prefix must be 0–48')
+    expect(run.stderr).to.not.include('open-cloud-key-0123')
     expect(run.stderr).to.not.include('short')
     expect(run.stderr).to.not.include('nope-secret-token')
   })

@@ -69,8 +69,12 @@ export type QueueStats = {
   readonly delivery?: DeliveryState
 }
 
-/** A target as the status page shows it: its queue's stats, or why they could not be read. */
-export type TargetStatus = { readonly name: string; readonly kind: string; readonly stats?: QueueStats; readonly error?: string }
+/**
+ * A target as the status page shows it: its queue's stats, or why they could
+ * not be read; and `retried`, the attempts this process tried again since it
+ * started (its own count, as in /metrics, not the store's).
+ */
+export type TargetStatus = { readonly name: string; readonly kind: string; readonly stats?: QueueStats; readonly error?: string; readonly retried?: number }
 
 /** Why messages leave a queue without being delivered. */
 export type DropReason = 'refused' | 'shutdown'

@@ -13,7 +13,9 @@ import { requireRedis, startRedis, type TestRedis } from '../support/redis'
  */
 
 type Wire = { id: number; player_name: string; message: string; channel: string; type: string }
-type Status = { outbound: Array<{ name: string; kind: string; queued: number; dropped: number; state?: string; failures?: number; delivered?: number; last_error?: string; paused_until?: string }> }
+type Status = {
+  outbound: Array<{ name: string; kind: string; queued: number; dropped: number; state?: string; failures?: number; delivered?: number; retried?: number; last_error?: string; paused_until?: string }>
+}
 
 const FAST = { retry_base_ms: 20, retry_max_ms: 100 }
 
@@ -80,7 +82,7 @@ describe('outbound: bridges through the real server', function () {
     const after429 = hook.received[3]?.at ?? 0
     expect(after429 - (hook.received[2]?.at ?? 0)).to.be.at.least(999)
     const target = (await status(server)).outbound.find((t) => t.name === 'hook')
-    expect(target).to.deep.include({ kind: 'http', queued: 0, dropped: 0, state: 'idle', failures: 0 })
+    expect(target).to.deep.include({ kind: 'http', queued: 0, dropped: 0, state: 'idle', failures: 0, retried: 5 })
     const metrics = await (await fetch(`${server.base}/metrics`)).text()
     expect(metrics).to.include('rms_outbound_attempts_total{target="hook",outcome="delivered"} 8')
     expect(metrics).to.include('rms_outbound_attempts_total{target="hook",outcome="retried"} 5')
@@ -139,7 +141,7 @@ describe('outbound: bridges through the real server', function () {
     const server = await start([{ name: 'gone', kind: 'discord', url: `${gone.url}/api/webhooks/1/x`, pause_after: 3, pause_seconds: 600, ...FAST }])
     await send(server, 'Ann', 'hello')
     const paused = await eventuallyStatus(server, 'gone', (t) => t.state === 'paused', 'paused')
-    expect(paused).to.deep.include({ queued: 1, failures: 3 })
+    expect(paused).to.deep.include({ queued: 1, failures: 3, retried: 3 })
     const metrics = await (await fetch(`${server.base}/metrics`)).text()
     expect(metrics).to.include('rms_outbound_paused{target="gone"} 1')
     expect(metrics).to.include('rms_outbound_pauses_total{target="gone"} 1')

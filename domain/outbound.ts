@@ -55,7 +55,12 @@ export type DeliveryState = {
   readonly lastError?: string
   /** Failed attempts in a row. */
   readonly failures: number
-  /** Messages it took, since the queue was made. */
+  /**
+   * Messages the target took from the process that wrote this state, since
+   * that process started: its own count, not the queue's. It starts again
+   * from 0 when the process restarts, and when another process takes the
+   * lease over (that one reports its own count).
+   */
   readonly delivered: number
   /** When the process delivering it last wrote this (ms since the epoch): a state older than a lease is stale. */
   readonly at: number

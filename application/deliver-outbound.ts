@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/Either'
 import type { Clock, Timer } from '../domain/clock'
 import type { Message } from '../domain/message'
-import { backoffMs, type Deliverer, type DeliveryState, type OutboundQueues, type OutboundRoute } from '../domain/outbound'
+import { backoffMs, type Deliverer, type DeliveryOutcome, type DeliveryState, type OutboundQueues, type OutboundRoute } from '../domain/outbound'
 
 /*
  * Delivers every target's queue (domain/outbound.ts), each by its own loop:
@@ -21,8 +21,12 @@ import { backoffMs, type Deliverer, type DeliveryState, type OutboundQueues, typ
  * 4. With nothing queued, wait to be told of a message (or renew the lease).
  *
  * Waits longer than a third of the lease are cut into pieces, renewing the
- * lease between them, so a paused or rate-limited target is never taken
- * over in the middle of a wait. Nothing here throws: a store that fails is
+ * lease between them, and an attempt renews it every third of a lease while
+ * it is in flight (a target's timeout may be far longer than a lease), so a
+ * paused, rate-limited or slow target is never taken over in the middle of
+ * a wait or an attempt. A process that lost its lease all the same (it
+ * stalled past it) takes nothing off the queue: the store refuses its ack,
+ * and it goes back to waiting for the lease. Nothing here throws: a store that fails is
  * waited out like a target that fails.
  */
 
@@ -78,11 +82,17 @@ export type OutboundDeps = {
 export type OutboundDelivery = {
   /**
    * Stops every loop: they go on delivering what is queued until `deadlineMs`
-   * from now, then stop at once; what is left stays queued when the store is
-   * durable, and is otherwise counted as dropped (LeftAtShutdown). Leases are
-   * given up. Resolves once every loop has stopped.
+   * from now, then stop at once. `storing` settles once nothing more can be
+   * stored (the HTTP side has answered its last request, model replies are
+   * in): until then, or the deadline, a loop with nothing queued waits for
+   * more rather than stop, so a message stored during a shutdown is still
+   * delivered. What is left at the end stays queued when the store is
+   * durable, and is otherwise counted as dropped, once `storing` has settled
+   * (so that what came in after the deadline is counted too); either way a
+   * LeftAtShutdown per target says how many. Leases are given up. Resolves
+   * once every loop has stopped and what was left is counted.
    */
-  readonly stop: (deadlineMs: number) => Promise<void>
+  readonly stop: (deadlineMs: number, storing?: Promise<unknown>) => Promise<void>
 }
 
 /** A wait that ends early when `wake` is called (or was, since the last wait ended) or the loop is stopped. */
@@ -98,6 +108,8 @@ export const deliverOutbound = (deps: OutboundDeps, targets: ReadonlyArray<Outbo
     }
   }
   let stopping = false
+  // Nothing more can be stored: an idle loop may stop.
+  let storingDone = false
   let hardStopAt = Number.POSITIVE_INFINITY
   // Aborted at the shutdown deadline: a delivery still under way then is cut short, and tried again by the next holder.
   const deadline = new AbortController()
@@ -183,6 +195,43 @@ export const deliverOutbound = (deps: OutboundDeps, targets: ReadonlyArray<Outbo
       }
     }
 
+    /**
+     * One attempt, with the lease renewed every third of it while the attempt
+     * is in flight (a target may take longer to answer than a lease lasts):
+     * a live holder never loses its lease to a slow target. Should a renewal
+     * find the lease held by another (this process stalled past it), the
+     * attempt is cut short and `lost` says so.
+     */
+    const attempt = async (message: Message): Promise<{ readonly outcome: DeliveryOutcome; readonly lost: boolean }> => {
+      const taken = new AbortController()
+      let inFlight = true
+      let cancel: (() => void) | undefined
+      const renewLater = (): void => {
+        cancel = deps.timer.after(settings.leaseMs / 3, () => {
+          const asked = deps.clock.now()
+          void queues.lease(name, deps.holder, settings.leaseMs)().then((renewed) => {
+            if (!inFlight) return
+            if (E.isRight(renewed) && !renewed.right) {
+              holding = false
+              taken.abort()
+              return
+            }
+            // A store that did not answer is asked again at the next tick; the lease is at least as long as three of them.
+            if (E.isRight(renewed)) leaseUntil = asked + settings.leaseMs
+            renewLater()
+          })
+        })
+      }
+      renewLater()
+      try {
+        const outcome = await target.deliverer.deliver(message, AbortSignal.any([deadline.signal, taken.signal]))()
+        return { outcome, lost: taken.signal.aborted }
+      } finally {
+        inFlight = false
+        cancel?.()
+      }
+    }
+
     /** Hands over one message until it is taken or refused; false when the lease was lost or the loop stopped first. */
     const deliverOne = async (message: Message): Promise<boolean> => {
       for (;;) {
@@ -191,14 +240,16 @@ export const deliverOutbound = (deps: OutboundDeps, targets: ReadonlyArray<Outbo
         if (wait > 0 && !(await holdFor(wait))) return false
         if (leaseUntil - deps.clock.now() < settings.leaseMs / 2 && !(await renew())) return false
         if (reported !== 'delivering') await report('delivering')
-        const outcome = await target.deliverer.deliver(message, deadline.signal)()
+        const { outcome, lost } = await attempt(message)
         if (outcome._tag === 'Delivered' || outcome._tag === 'Refused') {
-          const acked = await queues.ack(name, deps.holder, message.id, outcome._tag === 'Refused' ? 'refused' : undefined)()
+          // Only while holding the lease (the store checks it too): a process that lost it leaves the queue to the one that took it over.
+          const acked = lost ? E.right(false) : await queues.ack(name, deps.holder, message.id, outcome._tag === 'Refused' ? 'refused' : undefined)()
           if (E.isLeft(acked)) {
             // Taken but not yet off the queue: it goes out again once the store answers (at least once).
             await storeFailed(acked.left.detail)
             return false
           }
+          if (!acked.right) holding = false
           failures = 0
           lastError = undefined
           if (outcome._tag === 'Delivered') {
@@ -208,6 +259,8 @@ export const deliverOutbound = (deps: OutboundDeps, targets: ReadonlyArray<Outbo
           } else emit({ _tag: 'Refused', target: name, message, reason: outcome.reason })
           return acked.right
         }
+        // Cut short because another process holds the lease now: its holder delivers the message; not a failure of the target.
+        if (lost) return false
         failures++
         lastError = outcome.reason
         emit({ _tag: 'Retried', target: name, reason: outcome.reason })
@@ -240,7 +293,7 @@ export const deliverOutbound = (deps: OutboundDeps, targets: ReadonlyArray<Outbo
         }
         storeFailures = 0
         if (batch.right.length === 0) {
-          if (stopping) break
+          if (stopping && storingDone) break
           if (reported !== 'idle') await report('idle')
           // Told of a message, or time to renew the lease.
           await nap.sleep(settings.leaseMs / 3)
@@ -252,31 +305,55 @@ export const deliverOutbound = (deps: OutboundDeps, targets: ReadonlyArray<Outbo
     } finally {
       unwatch()
       sleepers.delete(nap)
-      if (holding) await leaveAtShutdown(target)
+      // A durable queue is handed over at once; one that is not is counted once nothing more can be stored (below).
+      if (holding && deps.durable) await keptAtShutdown(name)
     }
   }
 
-  /** At the end: what is still queued stays (durable) or is counted as dropped; the lease is given up either way. */
-  const leaveAtShutdown = async (target: OutboundTarget): Promise<void> => {
-    const name = target.route.name
+  /** At the end, durable: what is still queued stays for the next holder, and is said; the lease is given up. */
+  const keptAtShutdown = async (name: string): Promise<void> => {
     const left = await deps.queues.stats(name)()
     const count = E.isRight(left) ? left.right.queued : 0
-    if (count > 0 && !deps.durable) {
-      const newest = await deps.queues.peek(name, Number.MAX_SAFE_INTEGER)()
-      const last = E.isRight(newest) ? newest.right[newest.right.length - 1] : undefined
-      if (last !== undefined) await deps.queues.ack(name, deps.holder, last.id, 'shutdown')()
+    if (count > 0) emit({ _tag: 'LeftAtShutdown', target: name, count, kept: true })
+    await deps.queues.release(name, deps.holder)()
+  }
+
+  /**
+   * At the end, not durable: what is still queued (left by the loop, or
+   * stored after it stopped) goes with the process, so it is counted as
+   * dropped and said. Under the lease, taken again if it ran out; skipped
+   * when another holder has it (it delivers them).
+   */
+  const droppedAtShutdown = async (name: string): Promise<void> => {
+    const taken = await deps.queues.lease(name, deps.holder, loopSettings.leaseMs)()
+    if (E.isLeft(taken) || !taken.right) return
+    const newest = await deps.queues.peek(name, Number.MAX_SAFE_INTEGER)()
+    const left = E.isRight(newest) ? newest.right : []
+    const last = left[left.length - 1]
+    if (last !== undefined) {
+      const acked = await deps.queues.ack(name, deps.holder, last.id, 'shutdown')()
+      if (E.isRight(acked) && acked.right) emit({ _tag: 'LeftAtShutdown', target: name, count: left.length, kept: false })
     }
-    if (count > 0) emit({ _tag: 'LeftAtShutdown', target: name, count, kept: deps.durable })
     await deps.queues.release(name, deps.holder)()
   }
 
   const loops = targets.map((target) => run(target))
 
   return {
-    stop: async (deadlineMs) => {
+    stop: async (deadlineMs, storing) => {
       stopping = true
       hardStopAt = deps.clock.now() + deadlineMs
-      // Idle loops stop at once; the rest deliver until the deadline, when every wait ends.
+      const stored = (storing ?? Promise.resolve()).then(
+        () => undefined,
+        () => undefined,
+      )
+      if (storing === undefined) storingDone = true
+      else
+        void stored.then(() => {
+          storingDone = true
+          for (const s of sleepers) s.wake()
+        })
+      // Idle loops stop once nothing more can be stored; the rest deliver until the deadline, when every wait ends.
       for (const s of sleepers) s.wake()
       const ending = deps.timer.after(deadlineMs, () => {
         deadline.abort()
@@ -284,6 +361,9 @@ export const deliverOutbound = (deps: OutboundDeps, targets: ReadonlyArray<Outbo
       })
       await Promise.all(loops)
       ending()
+      if (deps.durable) return
+      await stored
+      for (const target of targets) await droppedAtShutdown(target.route.name)
     },
   }
 }

@@ -506,8 +506,11 @@ const fromFiles = (config: Record<keyof Config, unknown>, readFile: FileReader, 
   }
   const webhooks = read('WEBHOOKS_FILE', config.WEBHOOKS_FILE)
   if (webhooks !== undefined) {
-    const targets = parseTargets(webhooks, nameOf('WEBHOOKS_FILE'))
+    // Every problem names the variable and the file, whose text is never repeated (it may hold secrets).
+    const where = `${nameOf('WEBHOOKS_FILE')} (${String(config.WEBHOOKS_FILE)})`
+    const targets = parseTargets(webhooks, where)
     if (E.isLeft(targets)) problems.push(...targets.left)
+    // A name in both is refused with the rules between variables (crossProblems).
     else config.WEBHOOKS = [...(config.WEBHOOKS as ReadonlyArray<TargetConfig>), ...targets.right]
   }
   const rules = read('AUTO_REPLY_RULES', config.AUTO_REPLY_RULES)

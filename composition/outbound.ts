@@ -70,6 +70,8 @@ export const startOutbound = (
   log: Logger,
   onEvent?: (event: OutboundEvent) => void,
 ): Outbound => {
+  // What this process tried again, per target, for the status page (the store keeps no such count).
+  const retried = new Map<string, number>(targets.map((t) => [t.name, 0]))
   // Unique among the processes sharing a store: a lease names its holder.
   const holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
   const delivery = deliverOutbound(
@@ -81,6 +83,7 @@ export const startOutbound = (
       random: Math.random,
       holder,
       onEvent: (event) => {
+        if (event._tag === 'Retried') retried.set(event.target, (retried.get(event.target) ?? 0) + 1)
         logEvent(log, event)
         onEvent?.(event)
       },
@@ -97,7 +100,8 @@ export const startOutbound = (
       Promise.all(
         targets.map(async (target): Promise<TargetStatus> => {
           const stats = await queues.queues.stats(target.name)()
-          return E.isRight(stats) ? { name: target.name, kind: target.kind, stats: stats.right } : { name: target.name, kind: target.kind, error: stats.left.detail }
+          const mine = { name: target.name, kind: target.kind, retried: retried.get(target.name) ?? 0 }
+          return E.isRight(stats) ? { ...mine, stats: stats.right } : { ...mine, error: stats.left.detail }
         }),
       ),
   }

@@ -437,11 +437,14 @@ export const startServer = async (config: Config, options: StartOptions = {}): P
     close: () =>
       new Promise<void>((resolve, reject) => {
         const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)
-        // Queued deliveries go on meanwhile, up to their deadline.
-        // Queued deliveries, and model replies under way, go on meanwhile, up to their deadline.
-        const delivering = Promise.all([outbound?.stop(OUTBOUND_SHUTDOWN_MS), model === undefined ? undefined : settledWithin(model, OUTBOUND_SHUTDOWN_MS)])
+        let httpClosed: () => void = () => undefined
+        // Nothing more is stored once the last request is answered and the model replies under way are in (up to their deadline).
+        const storing = new Promise<void>((resolve) => (httpClosed = resolve)).then(() => (model === undefined ? undefined : settledWithin(model, OUTBOUND_SHUTDOWN_MS)))
+        // Queued deliveries go on meanwhile, up to their deadline, and go on waiting for what is still being stored; what is left then is counted.
+        const delivering = Promise.all([outbound?.stop(OUTBOUND_SHUTDOWN_MS, storing), storing])
         server.close((err) => {
           clearTimeout(grace)
+          httpClosed()
           // The store's connections go last: answers and deliveries under way still use them.
           delivering.then(() => ports.close()).then(
             () => (err ? reject(err) : resolve()),

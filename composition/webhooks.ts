@@ -1,4 +1,5 @@
 import * as E from 'fp-ts/Either'
+import { TOPIC_MAX, TOPIC_PREFIX_MAX } from '../adapters/outbound/roblox-open-cloud'
 import type { MessageType } from '../domain/message'
 
 /*
@@ -42,8 +43,8 @@ export const TARGET_DEFAULTS = {
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/
 const CHANNEL = /^[A-Za-z0-9_-]{1,32}$/
-/** Open Cloud topics are 1–80 characters: a prefix leaves room for the longest channel name (32). */
-const TOPIC_PREFIX = /^[A-Za-z0-9_.:-]{0,48}$/
+/** Open Cloud topics are 1–80 characters: a prefix leaves room for the longest channel name (32), so no topic is longer. */
+const TOPIC_PREFIX = new RegExp(`^[A-Za-z0-9_.:-]{0,${TOPIC_PREFIX_MAX}}$`)
 const SECRET_FIELDS = ['secret', 'api_key'] as const
 
 const FIELDS: Readonly<Record<TargetKind, ReadonlyArray<string>>> = {
@@ -160,7 +161,7 @@ const parseTarget = (raw: unknown, where: string): E.Either<ReadonlyArray<string
       if (typeof universe !== 'string' || !/^[0-9]{1,20}$/.test(universe)) problems.push(`${at}: universe_id must be the experience's universe id, digits (Creator Dashboard → the experience → ⋯ → Copy Universe ID)`)
       const apiKey = secret('api_key', true)
       const topicPrefix = o.topic_prefix === undefined ? TARGET_DEFAULTS.topic_prefix : o.topic_prefix
-      if (typeof topicPrefix !== 'string' || !TOPIC_PREFIX.test(topicPrefix)) problems.push(`${at}: topic_prefix must be 0–48 of A–Z a–z 0–9 _ . : - (a topic is the prefix and the channel, 1–80 characters)`)
+      if (typeof topicPrefix !== 'string' || !TOPIC_PREFIX.test(topicPrefix)) problems.push(`${at}: topic_prefix must be 0–${TOPIC_PREFIX_MAX} of A–Z a–z 0–9 _ . : - (a topic is the prefix and the channel, 1–${TOPIC_MAX} characters)`)
       const apiBase = o.api_base === undefined ? TARGET_DEFAULTS.api_base : o.api_base
       if (!isHttpUrl(apiBase)) problems.push(`${at}: api_base must be an http:// or https:// URL`)
       target = { ...common, kind, universeId: String(universe), apiKey: apiKey ?? '', topicPrefix: String(topicPrefix), apiBase: String(apiBase) }

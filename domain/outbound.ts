@@ -55,7 +55,12 @@ export type DeliveryState = {
   readonly lastError?: string
   /** Failed attempts in a row. */
   readonly failures: number
-  /** Messages it took, since the queue was made. */
+  /**
+   * Messages the target took from the process that wrote this state, since
+   * that process started: its own count, not the queue's. It starts again
+   * from 0 when the process restarts, and when another process takes the
+   * lease over (that one reports its own count).
+   */
   readonly delivered: number
   /** When the process delivering it last wrote this (ms since the epoch): a state older than a lease is stale. */
   readonly at: number
@@ -69,8 +74,12 @@ export type QueueStats = {
   readonly delivery?: DeliveryState
 }
 
-/** A target as the status page shows it: its queue's stats, or why they could not be read. */
-export type TargetStatus = { readonly name: string; readonly kind: string; readonly stats?: QueueStats; readonly error?: string }
+/**
+ * A target as the status page shows it: its queue's stats, or why they could
+ * not be read; and `retried`, the attempts this process tried again since it
+ * started (its own count, as in /metrics, not the store's).
+ */
+export type TargetStatus = { readonly name: string; readonly kind: string; readonly stats?: QueueStats; readonly error?: string; readonly retried?: number }
 
 /** Why messages leave a queue without being delivered. */
 export type DropReason = 'refused' | 'shutdown'

@@ -849,6 +849,7 @@ const targetStatusJson = (t: TargetStatus): Record<string, unknown> => {
     name: t.name,
     kind: t.kind,
     ...(t.stats === undefined ? { available: false, error: t.error ?? 'unknown' } : { available: true, queued: t.stats.queued, dropped: t.stats.dropped }),
+    ...(t.retried === undefined ? {} : { retried: t.retried }),
     ...(delivery === undefined
       ? {}
       : {

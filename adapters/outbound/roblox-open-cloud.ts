@@ -1,5 +1,5 @@
 import type { Clock } from '../../domain/clock'
-import type { Message } from '../../domain/message'
+import { CHANNEL_NAME_MAX, type Message } from '../../domain/message'
 import { messageJsonOf } from '../../domain/message-json'
 import type { Deliverer } from '../../domain/outbound'
 import { outcomeOf, post, retryAfterMs, type Answer } from './post'
@@ -38,6 +38,8 @@ export type OpenCloudOptions = {
 /** MessagingService's limit on one message, in bytes. */
 export const MESSAGING_SERVICE_MESSAGE_MAX = 1024
 export const TOPIC_MAX = 80
+/** The longest topic prefix: with the longest channel name after it, a topic is still within TOPIC_MAX. */
+export const TOPIC_PREFIX_MAX = TOPIC_MAX - CHANNEL_NAME_MAX
 
 /** What is published for a message: its JSON, or the notice that stands for it when the JSON does not fit. */
 export const publishedMessage = (message: Message): string => {

@@ -195,6 +195,45 @@ describe('deliverOutbound: the delivery loop', () => {
     expect(await run(queues.lease('t', 'another', 1_000))).to.equal(true)
   })
 
+  it('at a shutdown, goes on delivering what is still being stored (requests in their grace, model replies) until nothing more can be', async () => {
+    const { send, start, timer, queues, events } = setUp()
+    const d = scripted()
+    const loop = start(d)
+    await until(() => timer.pending().length > 0)
+    let storingDone: () => void = () => undefined
+    const storing = new Promise<void>((resolve) => (storingDone = resolve))
+    let stopped = false
+    const stopping = loop.stop(5_000, storing).then(() => (stopped = true))
+    // Idle, but a request still under way stores a message: it is delivered, not left behind.
+    await send('stored during the shutdown')
+    await until(() => d.seen.length === 1)
+    await until(() => timer.pending().length > 0)
+    expect(stopped, 'waits while the HTTP side may still store').to.equal(false)
+    storingDone()
+    await stopping
+    expect(await run(queues.stats('t'))).to.deep.include({ queued: 0, dropped: 0 })
+    expect(events.filter((e) => e._tag === 'LeftAtShutdown')).to.deep.equal([])
+  })
+
+  it('at a shutdown, counts as dropped and says what is stored after the deadline, when the queue is not durable', async () => {
+    const { send, start, timer, queues, events } = setUp()
+    const d = scripted()
+    const loop = start(d)
+    await until(() => timer.pending().length > 0)
+    let storingDone: () => void = () => undefined
+    const storing = new Promise<void>((resolve) => (storingDone = resolve))
+    const stopping = loop.stop(1_000, storing)
+    timer.advance(1_000)
+    // Past the deadline the loop has stopped; a request in its grace still stores two.
+    await send('late one')
+    await send('late two')
+    storingDone()
+    await stopping
+    expect(d.seen).to.have.length(0)
+    expect(await run(queues.stats('t'))).to.deep.include({ queued: 0, dropped: 2 })
+    expect(events.filter((e) => e._tag === 'LeftAtShutdown')).to.deep.equal([{ _tag: 'LeftAtShutdown', target: 't', count: 2, kept: false }])
+  })
+
   it('at a shutdown, leaves what it could not deliver queued when the queue is durable', async () => {
     const { send, start, timer, queues, events } = setUp({ durable: true })
     await send('a')

@@ -241,6 +241,64 @@ describe('configuration: outbound targets and removals', () => {
   })
 })
 
+describe('configuration: WEBHOOKS_FILE', () => {
+  const files = (contents: Record<string, string>) => (path: string): string => {
+    const text = contents[path]
+    if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' })
+    return text
+  }
+  const hook = (name: string) => ({ name, kind: 'http', url: `https://example.com/${name}`, secret: 'whsec-file-secret-0123' })
+  const refused = (env: NodeJS.ProcessEnv, contents: Record<string, string>): ReadonlyArray<string> => {
+    const read = readConfig(env, files(contents))
+    if (E.isRight(read)) throw new Error('expected a refusal')
+    return read.left
+  }
+
+  it('adds the targets of the file after those of WEBHOOKS', () => {
+    const read = readConfig({ WEBHOOKS: JSON.stringify([hook('inline')]), WEBHOOKS_FILE: '/etc/targets.json' }, files({ '/etc/targets.json': JSON.stringify([hook('from-file'), hook('another')]) }))
+    if (E.isLeft(read)) throw new Error(read.left.join('; '))
+    expect(read.right.WEBHOOKS.map((t) => t.name)).to.deep.equal(['inline', 'from-file', 'another'])
+    expect(read.right.WEBHOOKS[1]).to.deep.include({ kind: 'http', url: 'https://example.com/from-file', secret: 'whsec-file-secret-0123' })
+    const alone = readConfig({ WEBHOOKS_FILE: '/t' }, files({ '/t': JSON.stringify([hook('only')]) }))
+    expect(E.isRight(alone) && alone.right.WEBHOOKS.map((t) => t.name)).to.deep.equal(['only'])
+  })
+
+  it('refuses a file that is not JSON, naming the variable and the file, never its text', () => {
+    const problems = refused({ WEBHOOKS_FILE: '/etc/targets.json' }, { '/etc/targets.json': '[{"name":"x","secret":"whsec-leaked-0123",' })
+    expect(problems).to.have.length(1)
+    expect(problems[0]).to.match(/^WEBHOOKS_FILE \(\/etc\/targets\.json\) must be a JSON list of targets/)
+    expect(problems[0]).to.not.include('whsec-leaked')
+    expect(refused({ WEBHOOKS_FILE: '/t' }, { '/t': '{"name":"x"}' })).to.deep.equal(['WEBHOOKS_FILE (/t) must be a JSON list of targets (an array), got object'])
+  })
+
+  it('names the variable, the file, the target and the field of a bad target in the file', () => {
+    const problems = refused({ WEBHOOKS_FILE: '/t' }, { '/t': JSON.stringify([hook('fine'), { name: 'bad', kind: 'http', url: 'ftp://x' }]) })
+    expect(problems).to.deep.equal(['WEBHOOKS_FILE (/t): target 2 (bad): url must be an http:// or https:// URL'])
+  })
+
+  it('refuses a file that cannot be read, naming the variable and the file', () => {
+    expect(refused({ WEBHOOKS_FILE: '/missing.json' }, {})).to.deep.equal(['WEBHOOKS_FILE must name a readable file, got "/missing.json" (ENOENT)'])
+  })
+
+  it('refuses a name used both in WEBHOOKS and in WEBHOOKS_FILE, and twice in the file', () => {
+    const both = refused({ WEBHOOKS: JSON.stringify([hook('chat')]), WEBHOOKS_FILE: '/t' }, { '/t': JSON.stringify([hook('chat')]) })
+    expect(both).to.deep.equal(["WEBHOOKS and WEBHOOKS_FILE both name a target chat; each target's name must be its own"])
+    expect(refused({ WEBHOOKS_FILE: '/t' }, { '/t': JSON.stringify([hook('a'), hook('a')]) }).join('\n')).to.include('WEBHOOKS_FILE (/t): two targets are named a')
+  })
+})
+
+describe('configuration: Roblox Open Cloud topics', () => {
+  const live = (topicPrefix: string) => ({ name: 'live', kind: 'roblox', universe_id: '99', api_key: 'open-cloud-key-0123', topic_prefix: topicPrefix })
+  it('refuses a topic_prefix that would make a topic longer than 80 characters, naming the variable, the target and the field, never the key', () => {
+    // 48 and a channel name of 32 make 80, Open Cloud's longest topic.
+    expect(configOf({ WEBHOOKS: JSON.stringify([live('p'.repeat(48))]) }).WEBHOOKS[0]).to.deep.include({ topicPrefix: 'p'.repeat(48) })
+    const problems = problemsOf({ WEBHOOKS: JSON.stringify([live('p'.repeat(49))]) })
+    expect(problems).to.deep.equal(['WEBHOOKS: target 1 (live): topic_prefix must be 0–48 of A–Z a–z 0–9 _ . : - (a topic is the prefix and the channel, 1–80 characters)'])
+    expect(problems.join('\n')).to.not.include('open-cloud-key-0123')
+    expect(problemsOf({ WEBHOOKS: JSON.stringify([live('chat/')]) }).join('\n')).to.include('WEBHOOKS: target 1 (live): topic_prefix must be')
+  })
+})
+
 describe('configuration: the warnings at start-up', () => {
   it('warns loudly of an open server, naming the variables that close it, and of no limits', () => {
     const warnings = startupWarnings(configOf({})).join('\n')

@@ -13,7 +13,9 @@ import { requireRedis, startRedis, type TestRedis } from '../support/redis'
  */
 
 type Wire = { id: number; player_name: string; message: string; channel: string; type: string }
-type Status = { outbound: Array<{ name: string; kind: string; queued: number; dropped: number; state?: string; failures?: number; delivered?: number; last_error?: string; paused_until?: string }> }
+type Status = {
+  outbound: Array<{ name: string; kind: string; queued: number; dropped: number; state?: string; failures?: number; delivered?: number; retried?: number; last_error?: string; paused_until?: string }>
+}
 
 const FAST = { retry_base_ms: 20, retry_max_ms: 100 }
 
@@ -58,13 +60,12 @@ describe('outbound: bridges through the real server', function () {
     await Promise.all(receivers.splice(0).map((r) => r.close()))
   })
 
-  it('delivers every message at least once and in id order through failures, a timeout and both kinds of 429, then recovers', async () => {
+  it('delivers every message at least once and in id order through failures, a timeout and a 429 with Retry-After, then recovers', async () => {
     const hook = await receiver()
     hook.script = [
       { status: 500, body: 'boom' },
       'hang',
       { status: 429, headers: { 'retry-after': '1' } },
-      { status: 429, body: '{"retry_after":0.3}' },
       'close',
       { status: 503 },
     ]
@@ -76,15 +77,15 @@ describe('outbound: bridges through the real server', function () {
     // At least once: every id arrived; in order: ids never go back, a retry repeats the one before.
     expect([...new Set(ids)]).to.deep.equal(sent.map((m) => m.id))
     for (let i = 1; i < ids.length; i++) expect(ids[i] as number).to.be.at.least(ids[i - 1] as number)
-    expect(ids.length).to.equal(8 + 6)
-    // The 429 asked for a second: the next attempt waited for it.
+    expect(ids.length).to.equal(8 + 5)
+    // The 429 asked for a second (Retry-After: 1): the next attempt waited for it, where the backoff alone is at most 100 ms.
     const after429 = hook.received[3]?.at ?? 0
-    expect(after429 - (hook.received[2]?.at ?? 0)).to.be.at.least(950)
+    expect(after429 - (hook.received[2]?.at ?? 0)).to.be.at.least(999)
     const target = (await status(server)).outbound.find((t) => t.name === 'hook')
-    expect(target).to.deep.include({ kind: 'http', queued: 0, dropped: 0, state: 'idle', failures: 0 })
+    expect(target).to.deep.include({ kind: 'http', queued: 0, dropped: 0, state: 'idle', failures: 0, retried: 5 })
     const metrics = await (await fetch(`${server.base}/metrics`)).text()
     expect(metrics).to.include('rms_outbound_attempts_total{target="hook",outcome="delivered"} 8')
-    expect(metrics).to.include('rms_outbound_attempts_total{target="hook",outcome="retried"} 6')
+    expect(metrics).to.include('rms_outbound_attempts_total{target="hook",outcome="retried"} 5')
     expect(metrics).to.include('rms_outbound_queued{target="hook"} 0')
     expect(metrics).to.include('rms_outbound_dropped{target="hook"} 0')
     expect(metrics).to.include('rms_outbound_paused{target="hook"} 0')
@@ -101,6 +102,20 @@ describe('outbound: bridges through the real server', function () {
     expect(body).to.deep.equal({ content: '\\@everyone \\*\\*free robux\\*\\* \\<\\@1\\>', username: 'Builderman', allowed_mentions: { parse: [] }, flags: 4 })
     await eventuallyStatus(server, 'discord', (t) => t.delivered === 1 && t.queued === 0, 'delivered the lobby message')
     expect(discord.received).to.have.length(1)
+  })
+
+  it("waits as long as a Discord 429 asks in its body's retry_after (seconds, fractional) before trying again", async () => {
+    const discord = await receiver()
+    // Discord's own shape of a 429: the wait in the body only, no Retry-After header.
+    discord.script = [{ status: 429, body: '{"message":"You are being rate limited.","retry_after":0.6,"global":false}' }]
+    discord.fallback = { status: 204 }
+    const server = await start([{ name: 'discord', kind: 'discord', url: `${discord.url}/api/webhooks/123/abc`, ...FAST }])
+    await send(server, 'Builderman', 'hello')
+    await discord.waitFor(2)
+    // The backoff alone is at most 100 ms (FAST): only the body's 0.6 s explains the wait (less a millisecond of timer rounding).
+    expect((discord.received[1]?.at ?? 0) - (discord.received[0]?.at ?? 0)).to.be.at.least(599)
+    await eventuallyStatus(server, 'discord', (t) => t.delivered === 1 && t.queued === 0, 'delivered after the 429')
+    expect(discord.received).to.have.length(2)
   })
 
   it('publishes to Roblox Open Cloud: the universe, the key header, a topic per channel, within 1 KB', async () => {
@@ -126,7 +141,7 @@ describe('outbound: bridges through the real server', function () {
     const server = await start([{ name: 'gone', kind: 'discord', url: `${gone.url}/api/webhooks/1/x`, pause_after: 3, pause_seconds: 600, ...FAST }])
     await send(server, 'Ann', 'hello')
     const paused = await eventuallyStatus(server, 'gone', (t) => t.state === 'paused', 'paused')
-    expect(paused).to.deep.include({ queued: 1, failures: 3 })
+    expect(paused).to.deep.include({ queued: 1, failures: 3, retried: 3 })
     const metrics = await (await fetch(`${server.base}/metrics`)).text()
     expect(metrics).to.include('rms_outbound_paused{target="gone"} 1')
     expect(metrics).to.include('rms_outbound_pauses_total{target="gone"} 1')
@@ -152,12 +167,14 @@ describe('outbound: bridges through the real server', function () {
 
   it('refuses a bad WEBHOOKS at start-up, naming the variable, the target and the field, never a secret', async () => {
     const { spawnSync } = await import('node:child_process')
-    const bad = JSON.stringify([{ name: 'x', kind: 'roblox', universe_id: 'abc', api_key: 'short' }, { name: 'y', kind: 'discord', url: 'nope-secret-token' }])
+    const bad = JSON.stringify([{ name: 'x', kind: 'roblox', universe_id: 'abc', api_key: 'short' }, { name: 'y', kind: 'discord', url: 'nope-secret-token' }, { name: 'z', kind: 'roblox', universe_id: '1', api_key: 'open-cloud-key-0123', topic_prefix: 'p'.repeat(49) }])
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'main.ts'], { cwd: `${__dirname}/../..`, env: { ...process.env, PORT: '0', WEBHOOKS: bad }, encoding: 'utf8', timeout: 20_000 })
     expect(run.status).to.not.equal(0)
     expect(run.stderr).to.include('WEBHOOKS: target 1 (x): universe_id must be')
     expect(run.stderr).to.include('WEBHOOKS: target 1 (x): api_key must be 16–4096 characters')
     expect(run.stderr).to.include("WEBHOOKS: target 2 (y): url must be the webhook's URL")
+    expect(run.stderr).to.include('WEBHOOKS: target 3 (z): topic_prefix must be 0–48')
+    expect(run.stderr).to.not.include('open-cloud-key-0123')
     expect(run.stderr).to.not.include('short')
     expect(run.stderr).to.not.include('nope-secret-token')
   })

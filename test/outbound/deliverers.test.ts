@@ -2,9 +2,12 @@ import { expect } from 'chai'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createDiscordDeliverer, discordContent, discordUsername, DISCORD_CONTENT_MAX } from '../../adapters/outbound/discord'
-import { createOpenCloudDeliverer, MESSAGING_SERVICE_MESSAGE_MAX } from '../../adapters/outbound/roblox-open-cloud'
+import { createOpenCloudDeliverer, MESSAGING_SERVICE_MESSAGE_MAX, TOPIC_MAX, TOPIC_PREFIX_MAX } from '../../adapters/outbound/roblox-open-cloud'
+import { delivererOf } from '../../composition/outbound'
+import { parseTargets, type TargetConfig } from '../../composition/webhooks'
+import * as E from 'fp-ts/Either'
 import { createWebhookDeliverer } from '../../adapters/outbound/webhook'
-import type { ChannelName, Message, MessageText, PlayerName } from '../../domain/message'
+import { channelName, CHANNEL_NAME_MAX, type ChannelName, type Message, type MessageText, type PlayerName } from '../../domain/message'
 import type { DeliveryOutcome } from '../../domain/outbound'
 import { startReceiver, type Receiver } from '../support/receiver'
 
@@ -222,6 +225,19 @@ describe('outbound deliverers', function () {
       const sent = JSON.parse(got?.body ?? '') as { topic: string; message: string }
       expect(sent.topic).to.equal('chat-lobby')
       expect(JSON.parse(sent.message)).to.deep.include({ id: 41, player_name: 'Builderman', message: 'Hello from Roblox!', channel: 'lobby' })
+    })
+
+    it('never publishes a topic longer than 80 characters: the longest prefix the configuration takes, then the longest channel name', async () => {
+      const targets = parseTargets(JSON.stringify([{ name: 'live', kind: 'roblox', universe_id: '1', api_key: 'oc-key-secret-0123', topic_prefix: 'p'.repeat(TOPIC_PREFIX_MAX), api_base: receiver.url }]), 'WEBHOOKS')
+      expect(E.isRight(targets), JSON.stringify(targets)).to.equal(true)
+      expect(E.isLeft(parseTargets(JSON.stringify([{ name: 'live', kind: 'roblox', universe_id: '1', api_key: 'oc-key-secret-0123', topic_prefix: 'p'.repeat(TOPIC_PREFIX_MAX + 1) }]), 'WEBHOOKS'))).to.equal(true)
+      const longest = channelName('c'.repeat(CHANNEL_NAME_MAX))
+      expect(E.isRight(longest) && E.isLeft(channelName('c'.repeat(CHANNEL_NAME_MAX + 1)))).to.equal(true)
+      const [target] = E.isRight(targets) ? targets.right : []
+      expect((await delivererOf(target as TargetConfig).deliver(message({ channel: 'c'.repeat(CHANNEL_NAME_MAX) as ChannelName }))())._tag).to.equal('Delivered')
+      const sent = JSON.parse(receiver.received[0]?.body ?? '') as { topic: string }
+      expect(sent.topic).to.equal('p'.repeat(TOPIC_PREFIX_MAX) + 'c'.repeat(CHANNEL_NAME_MAX))
+      expect(sent.topic.length).to.be.at.most(TOPIC_MAX).and.to.equal(80)
     })
 
     it('sends a notice with the id in place of a message that does not fit in 1 KB', async () => {

@@ -10,8 +10,8 @@ import { STAND_IN_HEADER } from './openapi-answers'
 
 export type Received = { readonly method: string; readonly path: string; readonly headers: IncomingHttpHeaders; readonly body: string; readonly at: number }
 
-/** How to answer a request: a status with headers and a body, `hang` (never answer), or `close` (drop the connection). */
-export type Reply = { readonly status: number; readonly headers?: Record<string, string>; readonly body?: string } | 'hang' | 'close'
+/** How to answer a request: a status with headers and a body (after `delayMs`, if given: a slow target), `hang` (never answer), or `close` (drop the connection). */
+export type Reply = { readonly status: number; readonly headers?: Record<string, string>; readonly body?: string; readonly delayMs?: number } | 'hang' | 'close'
 
 export type Receiver = {
   readonly url: string
@@ -62,8 +62,19 @@ export const startReceiver = async (fallback: Reply = { status: 200 }): Promise<
       if (reply === 'hang') hanging.add(res)
       else if (reply === 'close') res.socket?.destroy()
       else {
-        res.writeHead(reply.status, { 'content-type': 'application/json', [STAND_IN_HEADER]: '1', ...(reply.headers ?? {}) })
-        res.end(reply.body ?? '')
+        const answer = (): void => {
+          if (res.destroyed) return
+          res.writeHead(reply.status, { 'content-type': 'application/json', [STAND_IN_HEADER]: '1', ...(reply.headers ?? {}) })
+          res.end(reply.body ?? '')
+        }
+        if (reply.delayMs === undefined) answer()
+        else {
+          hanging.add(res)
+          setTimeout(() => {
+            hanging.delete(res)
+            answer()
+          }, reply.delayMs)
+        }
       }
       for (const w of waiters.splice(0)) {
         if (receiver.received.length >= w.count) w.resolve()

@@ -5,6 +5,7 @@ import { expect } from 'chai'
 import * as TE from 'fp-ts/TaskEither'
 import { ADMIN_SCOPES, createAuth, PLAIN_SCOPES } from '../../adapters/http/auth'
 import { createMemoryRateLimiter } from '../../adapters/memory/memory-rate-limiter'
+import type { MessageRepository } from '../../domain/message-repository'
 import { postJson, startTestServer, type TestServer, type TestServerOptions } from '../support/server'
 import { eventually } from '../support/until'
 import { CLIENT_MODULE, FIXTURES, requireLua, startRobloxScript, type LuaRun, type RunningScript } from './lua-runner'
@@ -20,6 +21,17 @@ import { CLIENT_MODULE, FIXTURES, requireLua, startRobloxScript, type LuaRun, ty
 const PLACEHOLDER = 'https://your-server.example.com'
 /** How long a wait may take before it fails with the script's output: a deadline for failing, never a pause. */
 const DEADLINE_MS = 15_000
+
+/** The ModuleScripts a fixture may require: the client, and FakeWait, which records task.wait's seconds and lets a frame pass instead. */
+const MODULES = { MessagingClient: CLIENT_MODULE, FakeWait: join(FIXTURES, 'fake-wait.lua') }
+
+/** A store whose appends fail (the server answers 503 with its own text and Retry-After) `times` times, then succeed. */
+const failingAppends = (times: number) => (store: MessageRepository): MessageRepository => {
+  let failures = 0
+  return { ...store, append: (request) => (failures++ < times ? TE.left({ _tag: 'StoreUnavailable', detail: 'a test store failing on purpose' }) : store.append(request)) }
+}
+/** The server's text for a 503 from its store. */
+const STORE_UNAVAILABLE = 'the message store is unavailable; try again shortly'
 
 type Wire = { id: number; player_name: string; message: string; channel: string; user_id?: number }
 
@@ -76,7 +88,7 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     seen = record(server.server)
   }
   const run = (fixture: string, env: Record<string, string> = {}): RunningScript => {
-    script = startRobloxScript(join(FIXTURES, fixture), server.url, { env, rewrites: { [PLACEHOLDER]: server.url }, modules: { MessagingClient: CLIENT_MODULE } })
+    script = startRobloxScript(join(FIXTURES, fixture), server.url, { env, rewrites: { [PLACEHOLDER]: server.url }, modules: MODULES })
     return script
   }
   const lines = (): string[] => (script?.stdout() ?? '').split('\n').filter((line) => line !== '')
@@ -191,6 +203,73 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     expect((retry?.at ?? 0) - (limited?.answeredAt ?? Infinity), 'waited Retry-After before retrying').to.be.at.least(asked * 1000 - 20)
     expect(retry?.headers['idempotency-key']).to.equal(limited?.headers['idempotency-key'])
     expect((await stored()).map((m) => m.message)).to.deep.equal(['first', 'second'])
+  })
+
+  it('retries a send answered 503 with the same key, after the Retry-After, and it is stored once', async () => {
+    await start({ wrapStore: failingAppends(1) })
+    const result = await run('client-retry.lua').done
+    expect(result.code, explain(result)).to.equal(0)
+    expect(printed('sent:')).to.deep.equal(['sent: true 1 through a 503'])
+    const [refused, retry] = sends()
+    expect(sends()).to.have.length(2)
+    expect(refused?.status).to.equal(503)
+    expect(refused?.retryAfter, 'the 503 says when to come back').to.equal(5)
+    expect(retry?.status).to.equal(200)
+    expect(retry?.replayed, 'the first attempt stored nothing: the retry is the one processed').not.to.equal(true)
+    expect(retry?.headers['idempotency-key']).to.be.a('string').and.equal(refused?.headers['idempotency-key'])
+    // The one wait between the attempts is the Retry-After (the backoff's first step is at most 0.5 s).
+    expect(printed('waits:')).to.deep.equal(['waits: 5.000'])
+    expect((await stored()).map((m) => m.message)).to.deep.equal(['through a 503'])
+  })
+
+  it("gives up on a send always answered 503 after 1 + maxRetries attempts, with the server's text", async () => {
+    await start({ wrapStore: failingAppends(Infinity) })
+    const result = await run('client-retry.lua').done
+    expect(result.code, explain(result)).to.equal(0)
+    expect(printed('sent:')).to.deep.equal([`sent: false 503 ${STORE_UNAVAILABLE}`])
+    // maxRetries is 3 by default: four attempts, all with the one key, and three waits between them.
+    expect(sends()).to.have.length(4)
+    expect(new Set(sends().map((s) => s.headers['idempotency-key'])).size).to.equal(1)
+    expect(sends().map((s) => s.status)).to.deep.equal([503, 503, 503, 503])
+    expect(printed('waits:')).to.deep.equal(['waits: 5.000,5.000,5.000'])
+    expect(await stored()).to.deep.equal([])
+  })
+
+  it('waits longer before each retry of a send that got no answer: exponential, with jitter, up to 8 s', async () => {
+    const probe = createNetServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const deadUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`
+    await new Promise<void>((resolve) => probe.close(() => resolve()))
+    const result = await startRobloxScript(join(FIXTURES, 'client-send-backoff.lua'), deadUrl, { rewrites: { [PLACEHOLDER]: deadUrl }, modules: MODULES }).done
+    expect(result.code, explain(result)).to.equal(0)
+    expect(result.stdout.split('\n').filter((line) => line.startsWith('send'))).to.deep.equal([1, 2, 3].map((round) => `send ${round}: false nil HttpError: ConnectFail`))
+    const rounds = [1, 2, 3].map((round) => (new RegExp(`^waits ${round}: (.*)$`, 'm').exec(result.stdout)?.[1] ?? '').split(',').map(Number))
+    const all: number[] = []
+    rounds.forEach((waits, r) => {
+      // maxRetries 6: seven attempts, six waits; the nth between half and all of min(8, 0.5 s × 2^(n-1)).
+      expect(waits, `round ${r + 1}: ${explain(result)}`).to.have.length(6)
+      waits.forEach((wait, i) => {
+        const most = Math.min(8, 0.5 * 2 ** i)
+        expect(wait, `round ${r + 1}, wait ${i + 1}`).to.be.within(most / 2 - 0.001, most + 0.001)
+        if (i > 0 && i < 5) expect(wait, `round ${r + 1}, wait ${i + 1} longer than the one before`).to.be.above(waits[i - 1] ?? Infinity)
+        all.push(wait / most)
+      })
+    })
+    // Jitter: not every wait is its step's most (the chance that 18 random waits all are is nil).
+    expect(all.filter((share) => share < 0.99), 'waits below their step’s most').not.to.be.empty
+  })
+
+  it("waits the Retry-After of a refused poll before it polls again", async () => {
+    let lists = 0
+    await start({ wrapStore: (store) => ({ ...store, list: (query) => (lists++ === 0 ? TE.left({ _tag: 'StoreUnavailable', detail: 'a test store failing on purpose' }) : store.list(query)) }) })
+    const result = await run('client-poll-retry.lua').done
+    expect(result.code, explain(result)).to.equal(0)
+    const [refused] = gets()
+    expect(refused?.status).to.equal(503)
+    expect(refused?.retryAfter).to.equal(5)
+    // The backoff's first step is at most 0.5 s: the wait is the server's.
+    expect(printed('waits:')).to.deep.equal(['waits: 5.000'])
+    expect(result.stderr).to.contain(`poll failed (503: ${STORE_UNAVAILABLE}); trying again in 5.0 s`)
   })
 
   it('keeps a subscription to a busy channel within its budget: batches, every message once, in order', async () => {

@@ -129,6 +129,33 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     expect(script?.stderr()).to.equal('')
   })
 
+  it('fetches by player, after a cursor and from other channels than its own, as asked', async () => {
+    await start()
+    await send('Ann', 'a1', 'global')
+    await send('Bob', 'b1', 'lobby')
+    await send('Ann', 'a2', 'lobby')
+    await send('Ann', 'c1', 'team-red')
+    await send('Cid', 'a3', 'global')
+    const result = await run('client-fetch.lua').done
+    expect(result.code, explain(result)).to.equal(0)
+    expect(lines()).to.deep.equal([
+      'all: true 1=global/a1,2=lobby/b1,3=lobby/a2,5=global/a3',
+      'player: true 1=global/a1,3=lobby/a2',
+      'player in any case: true 1=global/a1,3=lobby/a2',
+      'after: true 3=lobby/a2,5=global/a3',
+      'channels: true 4=team-red/c1',
+      'all together: true 3=lobby/a2,4=team-red/c1',
+    ])
+    expect(gets().map((g) => g.url)).to.deep.equal([
+      '/api/messages?channels=global%2Clobby',
+      '/api/messages/Ann?channels=global%2Clobby',
+      '/api/messages/aNN?channels=global%2Clobby',
+      '/api/messages?channels=global%2Clobby&after=2',
+      '/api/messages?channels=team-red',
+      '/api/messages/Ann?channels=lobby%2Cteam-red&limit=10&after=1',
+    ])
+  })
+
   it('hands a moderator’s removal to onRemoved with the ids taken down, in order, and never to the message callback', async () => {
     await start()
     run('client-removed.lua')

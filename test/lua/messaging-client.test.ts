@@ -156,6 +156,24 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     ])
   })
 
+  it('holds its polls 25 s and allows itself 300 requests a minute, by default', async () => {
+    await start()
+    const running = run('client-defaults.lua')
+    await until(() => server.holding() === 1, 'the poll is held')
+    expect(printed('budget:')).to.deep.equal(['budget: 300'])
+    const held = gets().at(-1)
+    expect(held?.url, 'the poll asks the server to hold it 25 s').to.match(/[?&]wait=25(&|$)/)
+    await send('Ann', 'lets the poll go')
+    const result = await running.done
+    expect(result.code, explain(result)).to.equal(0)
+    // The head and the poll, then fetches up to 300: the 301st waits the minute out (61 s on a clock of whole seconds).
+    expect(printed('poll:')).to.deep.equal(['poll: true 1'])
+    expect(printed('spent:')).to.deep.equal(['spent: 298 0'])
+    expect(printed('over budget:')).to.deep.equal(['over budget: false 61.000'])
+    expect(printed('a minute later:')).to.deep.equal(['a minute later: true 299'])
+    expect(gets()).to.have.length(301)
+  })
+
   it('hands a moderator’s removal to onRemoved with the ids taken down, in order, and never to the message callback', async () => {
     await start()
     run('client-removed.lua')

@@ -174,6 +174,23 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     expect(gets()).to.have.length(301)
   })
 
+  it('makes no poll once its subscription is disconnected: the held one is let go unread', async () => {
+    await start()
+    const running = run('client-disconnect.lua')
+    await until(() => printed('subscribed').length === 1 && server.holding() === 1, 'the subscription holds its poll')
+    running.write('join 1 Ann')
+    await until(() => printed('disconnected:').length === 1, 'the subscription disconnected')
+    // The held poll answers now; a subscription still going would hear this and poll again, and the script would not end.
+    await send('Ann', 'after the end')
+    await until(() => running.exited(), 'the script ended, nothing polling any more')
+    const result = await running.done
+    expect(result.code, explain(result)).to.equal(0)
+    expect(lines()).to.deep.equal(['subscribed', 'disconnected: false'])
+    // The head and the held poll, nothing after.
+    expect(gets()).to.have.length(2)
+    expect(gets().at(-1)?.status).to.equal(200)
+  })
+
   it('hands a moderator’s removal to onRemoved with the ids taken down, in order, and never to the message callback', async () => {
     await start()
     run('client-removed.lua')
@@ -345,6 +362,17 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     expect(printed('flushed:')).to.deep.equal(['flushed: true 0'])
     expect(printed('sent:')).to.have.length(8)
     expect((await stored()).map((m) => m.message)).to.deep.equal(Array.from({ length: 8 }, (_, i) => `goodbye ${i + 1}`))
+  })
+
+  it('gives up flushing at the timeout and says how many sends are still pending', async () => {
+    // Each append takes a second: a flush of 0.3 s ends before any send does.
+    await start({ wrapStore: (store) => ({ ...store, append: (request) => TE.chainW(() => store.append(request))(TE.fromTask(() => new Promise<void>((resolve) => setTimeout(resolve, 1_000)))) }) })
+    const result = await run('client-flush-timeout.lua').done
+    expect(result.code, explain(result)).to.equal(0)
+    expect(lines()[0]).to.equal('flushed: false 3')
+    expect(lines().at(-1)).to.equal('flushed again: true 0')
+    expect([...printed('sent:')].sort()).to.deep.equal([1, 2, 3].map((i) => `sent: ${i} true slow ${i}`))
+    expect(sends()).to.have.length(3)
   })
 
   it('never spends more than its budget: sends past it wait in a bounded queue, the oldest dropped with a warning', async () => {

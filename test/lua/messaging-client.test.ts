@@ -351,17 +351,21 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     expect(script?.stderr()).not.to.contain('exceeded')
   })
 
-  it('sends what is queued when the server shuts down: BindToClose flushes it, in order', async () => {
-    // Each append takes 100 ms, so the eight sends are still queued when the shutdown comes.
-    await start({ wrapStore: (store) => ({ ...store, append: (request) => TE.chainW(() => store.append(request))(TE.fromTask(() => new Promise<void>((resolve) => setTimeout(resolve, 100)))) }) })
+  it('sends what is under way when the server shuts down: BindToClose flushes it, each stored once', async () => {
+    // Each append takes a second, so the eight sends are still under way when the shutdown comes.
+    await start({ wrapStore: (store) => ({ ...store, append: (request) => TE.chainW(() => store.append(request))(TE.fromTask(() => new Promise<void>((resolve) => setTimeout(resolve, 1_000)))) }) })
     const running = run('client-close.lua')
-    await until(() => printed('pending:').length === 1, 'the sends are queued')
+    await until(() => printed('pending:').length === 1, 'the sends are under way')
     expect(printed('pending:')).to.deep.equal(['pending: 8'])
+    expect(await stored(), 'nothing is stored yet when the server is told to close').to.deep.equal([])
     const result = await running.close()
     expect(result.code, explain(result)).to.equal(0)
     expect(printed('flushed:')).to.deep.equal(['flushed: true 0'])
     expect(printed('sent:')).to.have.length(8)
-    expect((await stored()).map((m) => m.message)).to.deep.equal(Array.from({ length: 8 }, (_, i) => `goodbye ${i + 1}`))
+    expect(lines().at(-1), 'the flush ends once every send is done').to.equal('flushed: true 0')
+    // Eight threads' sends, under way together: each stored once, in whatever order they reached the server.
+    expect(sends()).to.have.length(8)
+    expect((await stored()).map((m) => m.message).sort()).to.deep.equal(Array.from({ length: 8 }, (_, i) => `goodbye ${i + 1}`))
   })
 
   it('gives up flushing at the timeout and says how many sends are still pending', async () => {
@@ -375,15 +379,41 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     expect(sends()).to.have.length(3)
   })
 
+  it('sends at once while the budget allows, however many are under way: a slow send holds up and drops none', async () => {
+    // The message "slow" takes the store 1.5 s; the others are stored at once.
+    const slowly = () => new Promise<void>((resolve) => setTimeout(resolve, 1_500))
+    await start({ wrapStore: (store) => ({ ...store, append: (request) => (request.draft.text === 'slow' ? TE.chainW(() => store.append(request))(TE.fromTask(slowly)) : store.append(request)) }) })
+    const result = await run('client-slow-send.lua').done
+    expect(result.code, explain(result)).to.equal(0)
+    // All eleven went out at once: none waits in the queue of 2, none is dropped.
+    expect(printed('pending:')).to.deep.equal(['pending: 11 289'])
+    const quick = Array.from({ length: 10 }, (_, i) => `quick ${i + 1}`)
+    expect([...printed('sent:')].sort()).to.deep.equal([...quick, 'slow'].map((text) => `sent: ${text} true ${text}`).sort())
+    // The slow one finished last: the others were stored while it was under way.
+    expect(printed('sent:').at(-1)).to.equal('sent: slow true slow')
+    expect(result.stderr).not.to.contain('dropped')
+    expect(sends()).to.have.length(11)
+    expect((await stored()).map((m) => m.message).sort()).to.deep.equal([...quick, 'slow'].sort())
+  })
+
   it('never spends more than its budget: sends past it wait in a bounded queue, the oldest dropped with a warning', async () => {
     await start()
-    run('client-budget.lua')
-    await until(() => printed('waiting:').length === 1 && printed('sent:').length === 3, 'two sent, one dropped, one waiting for the budget')
-    expect(printed('waiting:')).to.deep.equal(['waiting: 1 0'])
-    expect([...printed('sent:')].sort()).to.deep.equal(['sent: 1 true 1', 'sent: 2 false dropped: the send queue was full (queueSize 2)', 'sent: 3 true 2'])
-    expect(script?.stderr()).to.contain('the oldest was dropped')
-    expect(sends()).to.have.length(2)
-    expect((await stored()).map((m) => m.message)).to.deep.equal(['m1', 'm3'])
+    const running = run('client-budget.lua')
+    await until(() => running.exited(), 'the script ended, every send done')
+    const result = await running.done
+    expect(result.code, explain(result)).to.equal(0)
+    // Four under way or waiting (the fifth dropped the third), the budget spent.
+    expect(printed('pending:')).to.deep.equal(['pending: 4 0'])
+    // Sends 1 and 2 stored, 3 dropped; 4 and 5 wait for the budget: it asks to wait the window (61 s) out.
+    expect(printed('waiting:')).to.deep.equal(['waiting: 2 0 61'])
+    expect(printed('a minute later:')).to.deep.equal(['a minute later: 0 0'])
+    expect([...printed('sent:')].sort()).to.deep.equal(['sent: 1 true m1', 'sent: 2 true m2', 'sent: 3 false dropped: the send queue was full (queueSize 2)', 'sent: 4 true m4', 'sent: 5 true m5'])
+    // The two that waited went once the minute had passed, not before.
+    const waited = lines().indexOf('waiting: 2 0 61')
+    for (const line of ['sent: 4 true m4', 'sent: 5 true m5']) expect(lines().indexOf(line), line).to.be.above(waited)
+    expect(result.stderr.match(/the oldest was dropped/g)).to.have.length(1)
+    expect(sends()).to.have.length(4)
+    expect((await stored()).map((m) => m.message).sort()).to.deep.equal(['m1', 'm2', 'm4', 'm5'])
   })
 
   it('presents a key from the Secrets store as an Authorization header, never in a URL or a body', async () => {

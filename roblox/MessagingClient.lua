@@ -22,8 +22,9 @@ What it does for the game:
   * Follows its channels with one long poll, whatever their number, and its own cursor: every message once, in
     order; a gap (messages evicted or cleared before they were read, or a server that restarted) is reported.
   * Never spends more than `requestBudget` requests a minute (300 by default, of the 500 Roblox gives a game server
-    for all its scripts): a busy channel is read in batches, polls at most every 60 / (requestBudget / 2) seconds,
-    and a send made while the budget is spent waits in a bounded queue rather than fail; flush() sends what waits.
+    for all its scripts): a busy channel is read in batches, polls at most every 60 / (requestBudget / 2) seconds.
+    A send goes out at once while the budget allows, several under way together; only one made while the budget is
+    spent waits, in a bounded queue, rather than fail. flush() finishes what is under way or waiting.
 What it cannot do: filter text for Roblox. A player's text must be filtered on the server where that player is
 before it is sent (MessagingClient.filterForBroadcast, client:sendFiltered), and text that came from outside
 Roblox (a web page, a bot) must be filtered before it is shown; see roblox/README.md.
@@ -159,8 +160,9 @@ function MessagingClient.new(options)
     self._authorization = type(apiKey) == "string" and ("Bearer " .. apiKey) or apiKey:AddPrefix("Bearer ")
   end
   self._made = {}        -- when each request of the last budget window was made (self._clock()), oldest first
-  self._queue = {}       -- sends waiting for their turn, oldest first
-  self._sending = false  -- whether the sender thread is at work (a send is under way)
+  self._queue = {}       -- sends waiting for the budget, oldest first
+  self._inFlight = 0     -- sends under way: a request made, or a retry's backoff
+  self._draining = false -- whether a thread is sending the queue as the budget allows
   self._drained = {}     -- wakers of flush() calls, for when nothing is left to send
   self._after = nil      -- the cursor: the last id this client accounts for, and the store life it belongs to
   self._epoch = nil
@@ -273,27 +275,54 @@ local function finish(entry, ok, result)
   if entry.wake ~= nil then entry.wake() end
 end
 
--- The sender: one thread at a time sends the queue in order, each within the budget.
-function MessagingClient:_drain()
-  self._sending = true
-  while #self._queue > 0 do
-    local entry = table.remove(self._queue, 1)
-    -- Protected, so that a bug cannot leave the sender marked busy and every later send waiting for ever.
-    local ran, ok, result = pcall(self._deliver, self, entry)
-    if ran then finish(entry, ok, result) else finish(entry, false, { error = tostring(ok) }) end
-  end
-  self._sending = false
+-- Wakes the flush() calls waiting, once nothing is queued or under way: deferred, so that the last send's caller
+-- hears its answer first.
+function MessagingClient:_settle()
+  if self:pending() > 0 then return end
   local drained = self._drained
   self._drained = {}
-  for _, wake in ipairs(drained) do wake(true) end
+  for _, wake in ipairs(drained) do task.defer(wake, true) end
+end
+
+-- Sends one message now, in the calling thread, and tells its caller how it went.
+function MessagingClient:_dispatch(entry)
+  self._inFlight = self._inFlight + 1
+  -- Protected, so that a bug cannot leave the send counted as under way and flush() waiting for ever.
+  local ran, ok, result = pcall(self._deliver, self, entry)
+  self._inFlight = self._inFlight - 1
+  if ran then finish(entry, ok, result) else finish(entry, false, { error = tostring(ok) }) end
+  self:_settle()
+end
+
+-- The queue's sender: while sends wait for the budget, it sends the oldest each time the budget allows one more,
+-- each in a thread of its own (so a slow or retried send holds up none behind it).
+function MessagingClient:_drain()
+  self._draining = true
+  while #self._queue > 0 do
+    local wait = self:_budgetWait()
+    if wait > 0 then
+      task.wait(wait)
+    else
+      local entry = table.remove(self._queue, 1)
+      -- task.spawn runs it until its request is made (and counted), so the next turn sees the budget it left.
+      task.spawn(function() self:_dispatch(entry) end)
+    end
+  end
+  self._draining = false
+  self:_settle()
 end
 
 --[[
 client:send(playerName, text, options) -> true, { message, auto_reply } | false, { status, error, retryAfter }
   options.userId   the sender's Roblox UserId (names change, UserIds never do)
   options.channel  the channel to send to; the server's default ("global") when absent
-Yields until the message is stored or refused. While the budget is spent it waits its turn in the queue; when more
-than queueSize wait, the oldest waiting is dropped (false, { error = "dropped: ..." }) with a warning.
+Yields until the message is stored or refused. While the budget allows, it goes out at once, whatever else is under
+way (each send's request yields only its own thread). While the budget is spent it waits in the queue, and leaves it
+in turn, oldest first, as the budget allows; when queueSize wait already, the oldest waiting is dropped
+(false, { error = "dropped: ..." }) with a warning.
+Order: a thread's sends are stored in the order it makes them (each yields until it is done). Sends made at once from
+several threads are under way together, and may be stored in any order among themselves, as may a send being retried
+and the sends made after it; the order every reader sees is the server's (message ids).
 ]]
 function MessagingClient:send(playerName, text, options)
   if type(playerName) ~= "string" then error("send: playerName must be a string", 2) end
@@ -305,13 +334,18 @@ function MessagingClient:send(playerName, text, options)
   end
   local body = { player_name = playerName, message = text, channel = options.channel, user_id = options.userId }
   local entry = { body = self._http:JSONEncode(body), key = self._http:GenerateGUID(false), done = false }
+  -- Out at once, in this thread, while the budget allows and no earlier send waits for it.
+  if #self._queue == 0 and self:_budgetWait() == 0 then
+    self:_dispatch(entry)
+    return entry.ok, entry.result
+  end
   if #self._queue >= self.queueSize then
     local dropped = table.remove(self._queue, 1)
     self._warn("MessagingClient: " .. self.queueSize .. " sends are waiting for the request budget; the oldest was dropped")
     finish(dropped, false, { error = "dropped: the send queue was full (queueSize " .. self.queueSize .. ")" })
   end
   table.insert(self._queue, entry)
-  if not self._sending then task.spawn(function() self:_drain() end) end
+  if not self._draining then task.spawn(function() self:_drain() end) end
   if not entry.done then
     entry.wake = waker(coroutine.running())
     coroutine.yield()
@@ -319,9 +353,9 @@ function MessagingClient:send(playerName, text, options)
   return entry.ok, entry.result
 end
 
--- Sends waiting or under way.
+-- Sends waiting for the budget or under way.
 function MessagingClient:pending()
-  return #self._queue + (self._sending and 1 or 0)
+  return #self._queue + self._inFlight
 end
 
 --[[

@@ -320,6 +320,7 @@ const refreshStatus = () =>
       cell(row, t.queued === undefined ? '—' : String(t.queued), 'number')
       cell(row, t.dropped === undefined ? '—' : String(t.dropped), 'number')
       cell(row, t.delivered === undefined ? '—' : String(t.delivered), 'number')
+      cell(row, t.retried === undefined ? '—' : String(t.retried), 'number')
       cell(row, t.last_error || t.error || '', 'error')
       return row
     })

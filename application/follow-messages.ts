@@ -68,7 +68,9 @@ export const CATCH_UP_RETRY_MAX_MS = 15_000
  * reads the store again from the last id it delivered, page by page (a
  * `Gap` first if some were evicted meanwhile), holding back what the feed
  * delivers until it has caught up, exactly as for the backlog. A message the
- * feed delivers at or below that id is one already delivered and is dropped.
+ * feed delivers at or below that id is one already delivered and is dropped,
+ * unless the store began a new life meanwhile (another epoch): then its ids
+ * begin again, and the follower with them.
  */
 export const followMessages = (deps: ReadDeps) =>
   (input: FollowInput, deliver: (event: FollowEvent) => void, signal: AbortSignal, options: FollowOptions = {}): TE.TaskEither<FollowError, Following> =>
@@ -136,6 +138,10 @@ const follow = (
     for (;;) {
       const page = await deps.messages.list({ channels, limit: BACKLOG_PAGE, player, cursor, since: undefined })()
       if (E.isLeft(page)) return page
+      // Another epoch: the store lost everything and began a new life (Redis restarted empty), whose ids start
+      // again from 1. The page answers it from its start, with a gap; what was delivered of the old life says
+      // nothing of which new messages are new.
+      if (epoch !== '' && page.right.epoch !== epoch) last = 0
       epoch = page.right.epoch
       if (signal.aborted) return CAUGHT_UP
       // Past the first page, a gap means messages were evicted while this reader was catching up.

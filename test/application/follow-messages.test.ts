@@ -64,6 +64,22 @@ describe('followMessages: live, and after the feed lost messages', () => {
     expect(shown(events)).to.deep.equal(['m1', 'm2', 'm3', 'm4'])
   })
 
+  it('after a loss that was the store starting a new life (Redis restarted empty), delivers the new life from its start: its ids begin again', async () => {
+    const events = await follow()
+    for (const text of ['m1', 'm2', 'm3']) await send(text)
+    await until(() => events.length === 3)
+    lossy.drop()
+    // The same reads now reach a store that lost everything: another epoch, ids from 1 again.
+    store = createMemoryMessageStore({ maxMessages: 100, maxChannels: 10 })
+    await send('n1')
+    await send('n2')
+    lossy.restore()
+    await until(() => events.length === 6)
+    await turn()
+    expect(shown(events)).to.deep.equal(['m1', 'm2', 'm3', 'GAP', 'n1', 'n2'])
+    expect(ids(events)).to.deep.equal([1, 2, 3, 1, 2])
+  })
+
   it('reports a gap when messages were evicted while the feed was lost', async () => {
     store = createMemoryMessageStore({ maxMessages: 2, maxChannels: 10 })
     lossy = lossyFeed(store)

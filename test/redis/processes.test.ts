@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { expect } from 'chai'
 import { startServer, type ServerProcess } from '../hostile/harness'
 import { startRedis, requireRedis, freePort, type TestRedis } from '../support/redis'
+import { openEventStream } from '../support/sse'
 
 /*
  * Several real server processes (main.ts, as `npm start` runs it) on one
@@ -262,6 +263,42 @@ describe('redis: several server processes on one Redis', function () {
     expect(page, 'reads work again once Redis is back').not.to.equal(undefined)
     expect(page?.epoch).not.to.equal(before.epoch)
     expect(page?.gap).to.equal(true)
+  })
+
+  it('keeps an open stream through Redis coming back empty: the gap, then the new life\'s messages, whose ids begin again', async () => {
+    const p = prefix()
+    const a = await started(p)
+    const stream = await openEventStream(`${a.base}/api/stream`)
+    try {
+      await stream.nextOf('ready')
+      for (let i = 0; i < 3; i++) await send(a, { player_name: 'Bob', message: `old ${i}` })
+      for (let i = 0; i < 3; i++) expect(JSON.parse((await stream.nextOf('message')).data).message).to.equal(`old ${i}`)
+      await redis.stop()
+      await redis.start({ empty: true })
+      const deadline = Date.now() + 15_000
+      while ((await send(a, { player_name: 'Ann', message: 'new 0' })).status !== 200) {
+        if (Date.now() > deadline) throw new Error('sends did not work again once Redis was back')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      await send(a, { player_name: 'Ann', message: 'new 1' })
+      const seen: string[] = []
+      const until = Date.now() + 10_000
+      while (seen.filter((s) => s.startsWith('new')).length < 2) {
+        const left = until - Date.now()
+        const event = await Promise.race([
+          stream.next(),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the stream brought ${JSON.stringify(seen)} and then nothing`)), Math.max(0, left))),
+        ])
+        if (event.event === 'gap') seen.push('GAP')
+        else if (event.event === 'message') seen.push(`${(JSON.parse(event.data) as { message: string }).message} #${event.id}`)
+      }
+      expect(seen[0]).to.equal('GAP')
+      const news = seen.filter((s) => s.startsWith('new'))
+      expect(news[0]).to.equal('new 0 #1')
+      expect(news[1]).to.match(/^new 1 #\d+$/)
+    } finally {
+      await stream.close()
+    }
   })
 
   it('starts without Redis, says the store is unavailable, answers 503 within 2 s, and recovers when Redis comes', async () => {

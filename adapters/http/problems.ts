@@ -141,7 +141,7 @@ export const problemOf = (refusal: Refusal): Problem => {
     case 'NotMuted':
       return { status: 404, error: `player_name ${refusal.playerName} is not muted` }
     case 'StoreUnavailable':
-      return { status: 503, error: 'the message store is unavailable; try again shortly', headers: retryAfter(5), logged: true }
+      return { status: 503, error: STORE_UNAVAILABLE_TEXT, headers: retryAfter(STORE_RETRY_AFTER_SECONDS), logged: true }
     case 'InvalidRequest':
       return { status: 400, error: refusal.error }
     case 'MissingHost':
@@ -257,6 +257,14 @@ export const refusalReason = (refusal: Refusal): string | undefined => {
       return undefined
   }
 }
+
+/**
+ * What a request is told while the store does not answer (Redis away): the
+ * words the API promises, and a retry soon, as the Redis connection tries
+ * again every two seconds at the most.
+ */
+export const STORE_UNAVAILABLE_TEXT = 'message store unavailable'
+export const STORE_RETRY_AFTER_SECONDS = 2
 
 /** The reason phrase of a status we answer on a bare socket, where node does not write one for us. */
 export const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Payload Too Large', 417: 'Expectation Failed', 431: 'Request Header Fields Too Large' }

@@ -31,7 +31,7 @@ const failingAppends = (times: number) => (store: MessageRepository): MessageRep
   return { ...store, append: (request) => (failures++ < times ? TE.left({ _tag: 'StoreUnavailable', detail: 'a test store failing on purpose' }) : store.append(request)) }
 }
 /** The server's text for a 503 from its store. */
-const STORE_UNAVAILABLE = 'the message store is unavailable; try again shortly'
+const STORE_UNAVAILABLE = 'message store unavailable'
 
 type Wire = { id: number; player_name: string; message: string; channel: string; user_id?: number }
 

@@ -228,7 +228,7 @@ describe('redis: several server processes on one Redis', function () {
     const t0 = Date.now()
     const refused = await send(a, { player_name: 'Bob', message: 'during the outage' })
     expect(refused.status).to.equal(503)
-    expect(refused.body.error).to.match(/message store is unavailable/)
+    expect(refused.body.error).to.equal('message store unavailable')
     expect(Date.now() - t0).to.be.below(2_500)
     const status = (await (await fetch(`${a.base}/api`)).json()) as { store: { available: boolean } }
     expect(status.store.available).to.equal(false)
@@ -307,8 +307,17 @@ describe('redis: several server processes on one Redis', function () {
     const status = (await (await fetch(`${a.base}/api`)).json()) as { status: string; store: { kind: string; available: boolean } }
     expect(status.store).to.deep.equal({ kind: 'redis', available: false })
     const t0 = Date.now()
-    expect((await send(a, { player_name: 'Bob', message: 'no redis yet' })).status).to.equal(503)
-    expect((await fetch(`${a.base}/api/messages`)).status).to.equal(503)
+    const refused = await send(a, { player_name: 'Bob', message: 'no redis yet' })
+    expect(refused.status).to.equal(503)
+    expect(refused.body).to.deep.equal({ success: false, error: 'message store unavailable' })
+    expect(refused.headers.get('retry-after')).to.equal('2')
+    const read = await fetch(`${a.base}/api/messages`)
+    expect(read.status).to.equal(503)
+    expect(await read.json()).to.deep.equal({ success: false, error: 'message store unavailable' })
+    expect(read.headers.get('retry-after')).to.equal('2')
+    // A long poll is answered at once too, never held while the store cannot be read.
+    const held = await fetch(`${a.base}/api/messages?after=0&wait=20`)
+    expect(held.status).to.equal(503)
     expect(Date.now() - t0).to.be.below(2_500)
     const late = await startRedisOn(port)
     try {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { expect } from 'chai'
+import { createClient } from 'redis'
 import { startServer, type ServerProcess } from '../hostile/harness'
 import { startRedis, requireRedis, freePort, type TestRedis } from '../support/redis'
 import { openEventStream } from '../support/sse'
@@ -210,6 +211,104 @@ describe('redis: several server processes on one Redis', function () {
     expect(after.epoch).to.equal(before.epoch)
     const next = await send(again, { player_name: 'Bob', message: 'after' })
     expect(next.body.message?.id).to.be.greaterThan(before.next_after)
+  })
+
+  it('loses nothing acknowledged when a process is killed with SIGKILL in the middle of concurrent sends, and hands out no id twice', async () => {
+    const p = prefix()
+    const a = await started(p)
+    const b = await started(p)
+    // Sends to both processes at once, 20 at a time to each; the first is killed once 40 of its own were answered,
+    // with others of its still under way.
+    let answeredByA = 0
+    const results: Array<{ i: number; status: number; id: number | undefined }> = []
+    const lane = async (to: ServerProcess, from: number) => {
+      for (let i = from; i < 400; i += 40) {
+        const r = await send(to, { player_name: 'Bob', message: `m${i}` }).then(
+          (answer) => ({ i, status: answer.status, id: answer.body.message?.id }),
+          () => ({ i, status: 0, id: undefined }),
+        )
+        results.push(r)
+        if (to === a && r.status === 200 && ++answeredByA === 40) a.child.kill('SIGKILL')
+      }
+    }
+    await Promise.all(Array.from({ length: 40 }, (_, lanes) => lane(lanes % 2 === 0 ? a : b, lanes)))
+    await a.exited
+    const acknowledged = results.filter((r) => r.status === 200)
+    expect(answeredByA, 'killed in the middle of its sends').to.be.at.least(40)
+    expect(results.filter((r) => r.status !== 200).length, 'some of its sends were cut off').to.be.greaterThan(0)
+    expect(acknowledged.length, 'the other process goes on answering').to.be.at.least(200)
+    const again = await started(p)
+    const stored: Message[] = []
+    for (let after = 0; ; ) {
+      const page = await list(again, `?after=${after}&limit=100`)
+      stored.push(...page.messages)
+      if (!page.has_more) break
+      after = page.next_after
+    }
+    const byText = new Map(stored.map((m) => [m.message, m.id]))
+    for (const r of acknowledged) expect(byText.get(`m${r.i}`), `m${r.i}, acknowledged with id ${r.id}`).to.equal(r.id)
+    const ids = stored.map((m) => m.id)
+    expect(new Set(ids).size, 'no id twice').to.equal(ids.length)
+    expect(ids.every((id, i) => i === 0 || id > (ids[i - 1] as number)), 'in id order').to.equal(true)
+    const next = await send(again, { player_name: 'Bob', message: 'after' })
+    expect(next.body.message?.id).to.be.greaterThan(Math.max(...ids))
+  })
+
+  it('keeps an event stream open through an outage and catches it up from where it was once Redis is back', async () => {
+    const p = prefix()
+    const a = await started(p)
+    const stream = await openEventStream(`${a.base}/api/stream`)
+    try {
+      await stream.nextOf('ready')
+      await send(a, { player_name: 'Bob', message: 'before' })
+      expect(JSON.parse((await stream.nextOf('message')).data).message).to.equal('before')
+      await redis.stop()
+      expect((await send(a, { player_name: 'Bob', message: 'refused' })).status).to.equal(503)
+      await redis.start()
+      const deadline = Date.now() + 15_000
+      while ((await send(a, { player_name: 'Bob', message: 'after' })).status !== 200) {
+        if (Date.now() > deadline) throw new Error('sends did not work again once Redis was back')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      const next = await Promise.race([
+        stream.nextOf('message'),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the stream brought nothing after the outage')), 20_000).unref()),
+      ])
+      expect(JSON.parse(next.data).message, 'the next message, nothing refused, nothing twice').to.equal('after')
+    } finally {
+      await stream.close()
+    }
+  })
+
+  it('misses nothing on a stream whose process lost its subscription while the other went on storing', async () => {
+    const p = prefix()
+    const a = await started(p)
+    const b = await started(p)
+    const stream = await openEventStream(`${b.base}/api/stream`)
+    const admin = createClient({ url: redis.url })
+    await admin.connect()
+    try {
+      await stream.nextOf('ready')
+      await send(a, { player_name: 'Bob', message: 'm0' })
+      expect(JSON.parse((await stream.nextOf('message')).data).message).to.equal('m0')
+      // Every process's subscription cut while the store stays up: what A stores meanwhile is published to no one.
+      await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub'])
+      for (let i = 1; i <= 5; i++) expect((await send(a, { player_name: 'Bob', message: `m${i}` })).status).to.equal(200)
+      const seen: string[] = []
+      while (seen.length < 5) {
+        const event = await Promise.race([
+          stream.nextOf('message'),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the stream brought ${JSON.stringify(seen)} and then nothing`)), 20_000).unref()),
+        ])
+        seen.push((JSON.parse(event.data) as { message: string }).message)
+      }
+      expect(seen).to.deep.equal(['m1', 'm2', 'm3', 'm4', 'm5'])
+      await send(a, { player_name: 'Bob', message: 'm6' })
+      expect(JSON.parse((await stream.nextOf('message')).data).message, 'and live again, nothing twice').to.equal('m6')
+    } finally {
+      await admin.quit()
+      await stream.close()
+    }
   })
 
   it('answers 503 at once while Redis is away, recovers by itself, and a poller misses nothing stored', async () => {

@@ -254,6 +254,30 @@ describe('redis: several server processes on one Redis', function () {
     expect(next.body.message?.id).to.be.greaterThan(Math.max(...ids))
   })
 
+  it('holds hundreds of long polls and streams on the same two Redis connections a process opens at start-up', async () => {
+    const p = prefix()
+    const a = await started(p)
+    const admin = createClient({ url: redis.url })
+    await admin.connect()
+    const clients = async () => Number(/connected_clients:(\d+)/.exec(String(await admin.sendCommand(['INFO', 'clients'])))?.[1])
+    const controller = new AbortController()
+    try {
+      const before = await clients()
+      const head = await list(a)
+      const polls = Array.from({ length: 200 }, () => fetch(`${a.base}/api/messages?after=${head.next_after}&wait=20`, { signal: controller.signal }).catch(() => undefined))
+      const streams = await Promise.all(Array.from({ length: 20 }, () => openEventStream(`${a.base}/api/stream`)))
+      await holding([a], 200)
+      expect(await clients(), 'no connection per waiting client').to.equal(before)
+      await send(a, { player_name: 'Bob', message: 'wakes them all' })
+      const answered = await Promise.all(polls)
+      expect(answered.every((r) => r?.status === 200)).to.equal(true)
+      for (const stream of streams) await stream.close()
+    } finally {
+      controller.abort()
+      await admin.quit()
+    }
+  })
+
   it('keeps an event stream open through an outage and catches it up from where it was once Redis is back', async () => {
     const p = prefix()
     const a = await started(p)

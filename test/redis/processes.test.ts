@@ -48,6 +48,22 @@ const storeAvailable = async (server: ServerProcess): Promise<void> => {
 const poll = async (server: ServerProcess, after: number, epoch?: string) =>
   (await (await fetch(`${server.base}/api/messages?after=${after}&wait=20${epoch === undefined ? '' : `&epoch=${epoch}`}`)).json()) as Page
 
+/** `work`, or a failure saying `what` came instead once `ms` pass: a stream that brings nothing fails the test, never hangs it. */
+const within = <A>(work: Promise<A>, ms: number, what: () => string): Promise<A> => {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what())), Math.max(0, ms))))
+  return Promise.race([work, late]).finally(() => clearTimeout(timer))
+}
+
+/** Sends until one is taken, once Redis is back; fails after a deadline. */
+const sendOnceBack = async (server: ServerProcess, body: Record<string, unknown>): Promise<void> => {
+  const deadline = Date.now() + 15_000
+  while ((await send(server, body)).status !== 200) {
+    if (Date.now() > deadline) throw new Error('sends did not work again once Redis was back')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
 describe('redis: several server processes on one Redis', function () {
   this.timeout(120_000)
   before(requireRedis)
@@ -289,15 +305,8 @@ describe('redis: several server processes on one Redis', function () {
       await redis.stop()
       expect((await send(a, { player_name: 'Bob', message: 'refused' })).status).to.equal(503)
       await redis.start()
-      const deadline = Date.now() + 15_000
-      while ((await send(a, { player_name: 'Bob', message: 'after' })).status !== 200) {
-        if (Date.now() > deadline) throw new Error('sends did not work again once Redis was back')
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
-      const next = await Promise.race([
-        stream.nextOf('message'),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the stream brought nothing after the outage')), 20_000).unref()),
-      ])
+      await sendOnceBack(a, { player_name: 'Bob', message: 'after' })
+      const next = await within(stream.nextOf('message'), 20_000, () => 'the stream brought nothing after the outage')
       expect(JSON.parse(next.data).message, 'the next message, nothing refused, nothing twice').to.equal('after')
     } finally {
       await stream.close()
@@ -320,10 +329,7 @@ describe('redis: several server processes on one Redis', function () {
       for (let i = 1; i <= 5; i++) expect((await send(a, { player_name: 'Bob', message: `m${i}` })).status).to.equal(200)
       const seen: string[] = []
       while (seen.length < 5) {
-        const event = await Promise.race([
-          stream.nextOf('message'),
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the stream brought ${JSON.stringify(seen)} and then nothing`)), 20_000).unref()),
-        ])
+        const event = await within(stream.nextOf('message'), 20_000, () => `the stream brought ${JSON.stringify(seen)} and then nothing`)
         seen.push((JSON.parse(event.data) as { message: string }).message)
       }
       expect(seen).to.deep.equal(['m1', 'm2', 'm3', 'm4', 'm5'])
@@ -398,20 +404,12 @@ describe('redis: several server processes on one Redis', function () {
       for (let i = 0; i < 3; i++) expect(JSON.parse((await stream.nextOf('message')).data).message).to.equal(`old ${i}`)
       await redis.stop()
       await redis.start({ empty: true })
-      const deadline = Date.now() + 15_000
-      while ((await send(a, { player_name: 'Ann', message: 'new 0' })).status !== 200) {
-        if (Date.now() > deadline) throw new Error('sends did not work again once Redis was back')
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
+      await sendOnceBack(a, { player_name: 'Ann', message: 'new 0' })
       await send(a, { player_name: 'Ann', message: 'new 1' })
       const seen: string[] = []
       const until = Date.now() + 10_000
       while (seen.filter((s) => s.startsWith('new')).length < 2) {
-        const left = until - Date.now()
-        const event = await Promise.race([
-          stream.next(),
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the stream brought ${JSON.stringify(seen)} and then nothing`)), Math.max(0, left))),
-        ])
+        const event = await within(stream.next(), until - Date.now(), () => `the stream brought ${JSON.stringify(seen)} and then nothing`)
         if (event.event === 'gap') seen.push('GAP')
         else if (event.event === 'message') seen.push(`${(JSON.parse(event.data) as { message: string }).message} #${event.id}`)
       }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { expect } from 'chai'
 import * as TE from 'fp-ts/TaskEither'
 import { ADMIN_SCOPES, createAuth, PLAIN_SCOPES } from '../../adapters/http/auth'
+import { STORE_RETRY_AFTER_SECONDS, STORE_UNAVAILABLE_TEXT } from '../../adapters/http/problems'
 import { createMemoryRateLimiter } from '../../adapters/memory/memory-rate-limiter'
 import type { MessageRepository } from '../../domain/message-repository'
 import { postJson, startTestServer, type TestServer, type TestServerOptions } from '../support/server'
@@ -31,7 +32,7 @@ const failingAppends = (times: number) => (store: MessageRepository): MessageRep
   return { ...store, append: (request) => (failures++ < times ? TE.left({ _tag: 'StoreUnavailable', detail: 'a test store failing on purpose' }) : store.append(request)) }
 }
 /** The server's text for a 503 from its store. */
-const STORE_UNAVAILABLE = 'message store unavailable'
+const STORE_UNAVAILABLE = STORE_UNAVAILABLE_TEXT
 
 type Wire = { id: number; player_name: string; message: string; channel: string; user_id?: number }
 
@@ -275,12 +276,12 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     const [refused, retry] = sends()
     expect(sends()).to.have.length(2)
     expect(refused?.status).to.equal(503)
-    expect(refused?.retryAfter, 'the 503 says when to come back').to.equal(5)
+    expect(refused?.retryAfter, 'the 503 says when to come back').to.equal(STORE_RETRY_AFTER_SECONDS)
     expect(retry?.status).to.equal(200)
     expect(retry?.replayed, 'the first attempt stored nothing: the retry is the one processed').not.to.equal(true)
     expect(retry?.headers['idempotency-key']).to.be.a('string').and.equal(refused?.headers['idempotency-key'])
     // The one wait between the attempts is the Retry-After (the backoff's first step is at most 0.5 s).
-    expect(printed('waits:')).to.deep.equal(['waits: 5.000'])
+    expect(printed('waits:')).to.deep.equal([`waits: ${STORE_RETRY_AFTER_SECONDS.toFixed(3)}`])
     expect((await stored()).map((m) => m.message)).to.deep.equal(['through a 503'])
   })
 
@@ -293,7 +294,7 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     expect(sends()).to.have.length(4)
     expect(new Set(sends().map((s) => s.headers['idempotency-key'])).size).to.equal(1)
     expect(sends().map((s) => s.status)).to.deep.equal([503, 503, 503, 503])
-    expect(printed('waits:')).to.deep.equal(['waits: 5.000,5.000,5.000'])
+    expect(printed('waits:')).to.deep.equal([`waits: ${Array(3).fill(STORE_RETRY_AFTER_SECONDS.toFixed(3)).join(',')}`])
     expect(await stored()).to.deep.equal([])
   })
 
@@ -328,10 +329,10 @@ describe('roblox: MessagingClient.lua against a live server, through the HttpSer
     expect(result.code, explain(result)).to.equal(0)
     const [refused] = gets()
     expect(refused?.status).to.equal(503)
-    expect(refused?.retryAfter).to.equal(5)
+    expect(refused?.retryAfter).to.equal(STORE_RETRY_AFTER_SECONDS)
     // The backoff's first step is at most 0.5 s: the wait is the server's.
-    expect(printed('waits:')).to.deep.equal(['waits: 5.000'])
-    expect(result.stderr).to.contain(`poll failed (503: ${STORE_UNAVAILABLE}); trying again in 5.0 s`)
+    expect(printed('waits:')).to.deep.equal([`waits: ${STORE_RETRY_AFTER_SECONDS.toFixed(3)}`])
+    expect(result.stderr).to.contain(`poll failed (503: ${STORE_UNAVAILABLE}); trying again in ${STORE_RETRY_AFTER_SECONDS.toFixed(1)} s`)
   })
 
   it('keeps a subscription to a busy channel within its budget: batches, every message once, in order', async () => {

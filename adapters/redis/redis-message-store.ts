@@ -23,6 +23,7 @@ import type { OutboundRoute } from '../../domain/outbound'
 import { COMMAND_TIMEOUT_MS, type RedisConnection } from './connection'
 import { appendScript, CHANNELS_SCRIPT, CLEAR_SCRIPT, LIST_SCRIPT, removeScript, replyScript } from './message-scripts'
 import { outboundQueueing } from './outbound-scripts'
+import { withDeadline } from './script'
 
 /*
  * The repository and the feed on Redis: several server processes on one
@@ -63,7 +64,17 @@ export type RedisMessageStoreOptions = {
   readonly log?: (message: string, detail?: unknown) => void
   /** Told of the messages this store's appends evicted and its clears removed (not those of other processes). */
   readonly onDiscarded?: DiscardObserver
+  /** How often the feed's connection is asked to answer a PING while listeners wait (FEED_PING_MS by default). */
+  readonly feedPingMs?: number
 }
+
+/**
+ * How often a subscription with listeners is checked. A Redis that stalls
+ * (CLIENT PAUSE, a partition that drops packets rather than connections)
+ * closes nothing: without the check its listeners would wait out their whole
+ * long poll, and a stream would hear nothing, with no word of why.
+ */
+export const FEED_PING_MS = 5_000
 
 export type RedisMessageStore = MessageRepository &
   MessageFeed & {
@@ -505,6 +516,33 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
   subscriber.on('reconnecting', onDown)
   if (subscriber.isReady) subscribeNow()
 
+  // The stall check: a PING on the subscriber's connection while anyone listens. Unanswered within the command deadline,
+  // every listener is told the feed is lost (a held poll reads again, and is answered: 503 if Redis still does not
+  // answer); answered again, they are told once more, and catch up on whatever was published meanwhile.
+  let stalled = false
+  let pinging = false
+  const watchdog = setInterval(() => {
+    if (closed || pinging || !subscribed || !subscriber.isReady || (listening === 0 && !stalled)) return
+    pinging = true
+    withDeadline(subscriber.sendCommand(['PING']), COMMAND_TIMEOUT_MS).then(
+      () => {
+        pinging = false
+        if (!stalled || closed) return
+        stalled = false
+        log('the message feed answers again; every listener catches up')
+        resumed()
+      },
+      () => {
+        pinging = false
+        if (stalled || closed) return
+        stalled = true
+        log(`the message feed did not answer a ping within ${COMMAND_TIMEOUT_MS} ms; every listener is told it may have missed messages`)
+        loseAll()
+      },
+    )
+  }, options.feedPingMs ?? FEED_PING_MS)
+  watchdog.unref()
+
   const subscribe = (filter: FeedFilter, listener: Listener, lost?: () => void): (() => void) => {
     if (closed) return () => undefined
     const key = filter.player === undefined ? undefined : playerKey(filter.player)
@@ -555,6 +593,7 @@ export const createRedisMessageStore = (options: RedisMessageStoreOptions): Redi
   const close = async (): Promise<void> => {
     if (closed) return
     closed = true
+    clearInterval(watchdog)
     subscriber.off('ready', onReady)
     subscriber.off('error', onDown)
     subscriber.off('reconnecting', onDown)

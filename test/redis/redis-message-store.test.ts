@@ -451,6 +451,42 @@ describe('redis message store', function () {
       }
     })
 
+    it('tells its listeners the feed is lost when Redis stalls without closing the connection, and again once it answers', async () => {
+      own = await startRedis()
+      const connection = connectRedis({ url: own.url })
+      await connection.whenReady(5_000)
+      const logged: string[] = []
+      const store = createRedisMessageStore({ connection, prefix: freshPrefix(), maxMessages: 100, maxChannels: 10, feedPingMs: 200, log: (m) => logged.push(m) })
+      opened.push({ store, connection })
+      await store.whenSubscribed(5_000)
+      let losses = 0
+      const heard: string[] = []
+      const unsubscribe = store.subscribe({ channels: [GLOBAL] }, (m) => heard.push(m.text), () => losses++)
+      const admin = connectRedis({ url: own.url })
+      const until = async (check: () => boolean, ms: number, what: string) => {
+        const deadline = Date.now() + ms
+        while (!check()) {
+          if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`)
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+      }
+      try {
+        await admin.whenReady(5_000)
+        const t0 = Date.now()
+        // Every client held: no connection closes, no error is raised, the subscriber just hears nothing.
+        await admin.client.sendCommand(['CLIENT', 'PAUSE', '3000', 'ALL'])
+        await until(() => losses === 1, 3_000, 'the first loss')
+        expect(Date.now() - t0, 'a ping interval and the command deadline').to.be.below(2_800)
+        await until(() => losses === 2, 5_000, 'the loss told again once Redis answers, so that listeners catch up')
+        expect(logged.some((m) => m.startsWith('the message feed did not answer a ping'))).to.equal(true)
+        await run(store.append(draft('A', 'after the stall')))
+        await until(() => heard.includes('after the stall'), 3_000, 'hearing the feed again')
+      } finally {
+        unsubscribe()
+        await admin.close()
+      }
+    })
+
     it('starts a new epoch when Redis comes back empty: an old cursor gets a gap, never silence', async () => {
       own = await startRedis()
       const handle = await openStore(own.url, freshPrefix(), { maxMessages: 100, maxChannels: 10 })

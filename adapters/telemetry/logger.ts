@@ -7,10 +7,10 @@ import pino, { type DestinationStream, type Logger as Pino } from 'pino'
  * at a terminal (pino-pretty).
  *
  * A request's line must cost a send little, so lines are not written one by
- * one: they are gathered for at most 50 ms (or 16 KiB, some eighty lines)
- * and handed to pino's own writer (sonic-boom, which deals with partial
- * writes and EAGAIN) in one piece, written synchronously: one write(2) of
- * 16 KiB holds the event loop for microseconds, a reader of the log that
+ * one: they are gathered for at most 50 ms (or 64 KiB, some three hundred
+ * and fifty lines) and handed to pino's own writer (sonic-boom, which deals
+ * with partial writes and EAGAIN) in one piece, written synchronously: one
+ * write(2) of 64 KiB holds the event loop for microseconds, a reader of the log that
  * stalls holds the server rather than growing its memory without bound,
  * and nothing goes through the thread pool. Measured on this machine, pino's
  * default (an asynchronous write per line or two) cost about 3 µs of CPU a

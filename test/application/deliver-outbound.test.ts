@@ -7,6 +7,7 @@ import type { ChannelName, Message, MessageText, PlayerName } from '../../domain
 import type { Deliverer, DeliveryOutcome, OutboundQueues } from '../../domain/outbound'
 import { run } from '../contracts/message-repository.contract'
 import { fakeTimer } from '../support/fake-timer'
+import { deferred } from '../support/feeds'
 import { until } from '../support/until'
 
 /*
@@ -200,16 +201,15 @@ describe('deliverOutbound: the delivery loop', () => {
     const d = scripted()
     const loop = start(d)
     await until(() => timer.pending().length > 0)
-    let storingDone: () => void = () => undefined
-    const storing = new Promise<void>((resolve) => (storingDone = resolve))
+    const storing = deferred<void>()
     let stopped = false
-    const stopping = loop.stop(5_000, storing).then(() => (stopped = true))
+    const stopping = loop.stop(5_000, storing.promise).then(() => (stopped = true))
     // Idle, but a request still under way stores a message: it is delivered, not left behind.
     await send('stored during the shutdown')
     await until(() => d.seen.length === 1)
     await until(() => timer.pending().length > 0)
     expect(stopped, 'waits while the HTTP side may still store').to.equal(false)
-    storingDone()
+    storing.resolve()
     await stopping
     expect(await run(queues.stats('t'))).to.deep.include({ queued: 0, dropped: 0 })
     expect(events.filter((e) => e._tag === 'LeftAtShutdown')).to.deep.equal([])
@@ -220,14 +220,13 @@ describe('deliverOutbound: the delivery loop', () => {
     const d = scripted()
     const loop = start(d)
     await until(() => timer.pending().length > 0)
-    let storingDone: () => void = () => undefined
-    const storing = new Promise<void>((resolve) => (storingDone = resolve))
-    const stopping = loop.stop(1_000, storing)
+    const storing = deferred<void>()
+    const stopping = loop.stop(1_000, storing.promise)
     timer.advance(1_000)
     // Past the deadline the loop has stopped; a request in its grace still stores two.
     await send('late one')
     await send('late two')
-    storingDone()
+    storing.resolve()
     await stopping
     expect(d.seen).to.have.length(0)
     expect(await run(queues.stats('t'))).to.deep.include({ queued: 0, dropped: 2 })

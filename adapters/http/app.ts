@@ -4,7 +4,7 @@ import { parse as parseQuery } from 'node:querystring'
 import * as E from 'fp-ts/Either'
 import * as TE from 'fp-ts/TaskEither'
 import Koa from 'koa'
-import type { Audited } from '../../application/audited'
+import { unrecordedDetail, type Audited } from '../../application/audited'
 import { clearMessages, clearMessagesAudited } from '../../application/clear-messages'
 import { erasePlayer } from '../../application/erase-player'
 import { listMutes } from '../../application/list-mutes'
@@ -13,7 +13,7 @@ import { readAuditLog } from '../../application/read-audit-log'
 import { refuseMuted } from '../../application/refuse-muted'
 import { removeMessage } from '../../application/remove-message'
 import { unmutePlayer } from '../../application/unmute-player'
-import { loggableRecord, type AuditLog } from '../../domain/audit-log'
+import type { AuditLog } from '../../domain/audit-log'
 import type { Mutes } from '../../domain/mutes'
 import { followMessages } from '../../application/follow-messages'
 import { listByPlayer } from '../../application/list-by-player'
@@ -572,7 +572,7 @@ export const createHttp = (deps: AppDeps): Http => {
             const cleared = await clear({ ...asked.right, actor: actorOf(identity) })()
             if (E.isLeft(cleared)) return refuse(req, res, cleared.left)
             const scope = cleared.right.done
-            if (cleared.right.unrecorded !== undefined) log.error('a clear was done but could not be recorded in the audit log; what it did follows', { record: loggableRecord(cleared.right.unrecorded.record), err: cleared.right.unrecorded.error })
+            if (cleared.right.unrecorded !== undefined) log.error('a clear was done but could not be recorded in the audit log; what it did follows', unrecordedDetail(cleared.right.unrecorded))
             const message = scope._tag === 'All' ? 'All messages cleared' : `All messages in channel ${scope.channel} cleared`
             json(req, res, 200, JSON.stringify({ success: true, message }))
           },

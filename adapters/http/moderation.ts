@@ -2,13 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parse as parseQuery } from 'node:querystring'
 import * as E from 'fp-ts/Either'
 import type * as TE from 'fp-ts/TaskEither'
-import type { Audited } from '../../application/audited'
+import { unrecordedDetail, type Audited } from '../../application/audited'
 import type { EraseInput } from '../../application/erase-player'
 import type { MuteInput } from '../../application/mute-player'
 import type { Removed, RemoveMessageInput } from '../../application/remove-message'
 import type { NotMuted } from '../../application/unmute-player'
 import { AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX } from '../../application/read-audit-log'
-import { loggableRecord, OPEN_ACTOR, type AuditEntry } from '../../domain/audit-log'
+import { OPEN_ACTOR, type AuditEntry } from '../../domain/audit-log'
 import type { InvalidField } from '../../domain/message'
 import type { MessageNotFound, StoreUnavailable } from '../../domain/message-repository'
 import type { Mute } from '../../domain/mutes'
@@ -99,7 +99,7 @@ export const moderationHandlers = (deps: ModerationDeps) => {
     if (result.unrecorded === undefined) return '"audited":true'
     // The method only, not the URL: a player's name in the path stays out of the log line (the record itself is the operator's to keep).
     // What was done, by whom, to which ids: never the player's name, user id or the mute's reason (loggableRecord).
-    deps.log.error(`an admin action (${req.method}) was done but could not be recorded in the audit log; what it did follows`, { record: loggableRecord(result.unrecorded.record), err: result.unrecorded.error })
+    deps.log.error(`an admin action (${req.method}) was done but could not be recorded in the audit log; what it did follows`, unrecordedDetail(result.unrecorded))
     return '"audited":false'
   }
 

@@ -3,10 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { isUtf8 } from 'node:buffer'
 import * as E from 'fp-ts/Either'
 import type * as TE from 'fp-ts/TaskEither'
-import type { Audited } from '../../application/audited'
+import { unrecordedDetail, type Audited } from '../../application/audited'
 import type { EraseInput } from '../../application/erase-player'
 import type { Removed } from '../../application/remove-message'
-import { loggableRecord, ROBLOX_ACTOR } from '../../domain/audit-log'
+import { ROBLOX_ACTOR } from '../../domain/audit-log'
 import type { Clock } from '../../domain/clock'
 import type { InvalidField } from '../../domain/message'
 import type { StoreUnavailable } from '../../domain/message-repository'
@@ -108,7 +108,7 @@ export const robloxWebhookHandler = (deps: RobloxWebhookDeps) => {
     if (!isUserId(userId)) return refuse(req, res, { _tag: 'InvalidRequest', error: 'EventPayload.UserId must be a positive integer, the Roblox user id to erase' })
     const erased = await deps.erase({ userId, actor: ROBLOX_ACTOR, ...(typeof id === 'string' ? { notification: id.slice(0, 200) } : {}) })()
     if (E.isLeft(erased)) return refuse(req, res, erased.left)
-    if (erased.right.unrecorded !== undefined) deps.log.error('a Right to Erasure request from Roblox was done but could not be recorded in the audit log; what it did follows', { record: loggableRecord(erased.right.unrecorded.record), err: erased.right.unrecorded.error })
+    if (erased.right.unrecorded !== undefined) deps.log.error('a Right to Erasure request from Roblox was done but could not be recorded in the audit log; what it did follows', unrecordedDetail(erased.right.unrecorded))
     json(req, res, 200, JSON.stringify({ success: true, event, user_id: userId, removed: erased.right.done.removed.length }))
   }
 }

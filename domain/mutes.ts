@@ -33,9 +33,12 @@ export type Sender = { readonly playerName: string; readonly userId?: number }
  */
 export const muteKey = (name: string): string => (isPrintableAscii(name) ? name.toLowerCase() : nameSkeleton(name))
 
-/** Whether a mute holds for a sender at `now`: by a name that reads the same (muteKey), or by user id when both the mute and the send have one. */
+/**
+ * Whether a mute holds for a sender at `now`: by user id when both the mute and the send have one, or by a name that
+ * reads the same (muteKey). The user id first: it costs nothing, where folding a name that is not ASCII does.
+ */
 export const muteHolds = (mute: Mute, sender: Sender, now: number): boolean =>
-  mute.until > now && (muteKey(mute.playerName) === muteKey(sender.playerName) || (mute.userId !== undefined && mute.userId === sender.userId))
+  mute.until > now && ((mute.userId !== undefined && mute.userId === sender.userId) || muteKey(mute.playerName) === muteKey(sender.playerName))
 
 /** Of several mutes that hold, the one that ends last: the one the sender must wait for. */
 export const longestOf = (mutes: Iterable<Mute>): Mute | undefined => {

@@ -12,8 +12,8 @@ import { createMemoryMessageStore } from '../adapters/memory/memory-message-stor
 import { createMemoryOutboundQueues } from '../adapters/memory/memory-outbound-queues'
 import { createMemoryMutes } from '../adapters/memory/memory-mutes'
 import { createMemoryRateLimiter } from '../adapters/memory/memory-rate-limiter'
-import { connectRedis, type RedisConnection } from '../adapters/redis/connection'
-import { command, unavailable } from '../adapters/redis/script'
+import { connectRedis } from '../adapters/redis/connection'
+import { redisWriteProbe } from '../adapters/redis/readiness'
 import { createRedisAuditLog } from '../adapters/redis/redis-audit-log'
 import { createRedisIdempotencyKeys } from '../adapters/redis/redis-idempotency-keys'
 import { createRedisMessageStore } from '../adapters/redis/redis-message-store'
@@ -130,31 +130,6 @@ const consoleLog: Logger = { error: (message, detail) => console.error(message, 
  * background: a Redis that is away at start-up is retried like one that
  * went away, and meanwhile every port answers StoreUnavailable at once.
  */
-/** How long one answer of the write probe stands: probes every second or two from load balancers cost Redis one write a second. */
-const WRITE_PROBE_MS = 1_000
-
-/**
- * Readiness on Redis: a write that expires (SET P:readyz … PX), at most one
- * a second, its answer shared by the probes that ask meanwhile. A connection
- * that is up says nothing of a Redis that refuses writes (OOM with
- * noeviction, MISCONF after a failed snapshot), which fails every send.
- */
-const writeProbe = (connection: RedisConnection, prefix: string): (() => Promise<string | undefined>) => {
-  let last: { readonly at: number; readonly answer: Promise<string | undefined> } | undefined
-  return () => {
-    const now = Date.now()
-    if (last !== undefined && now - last.at < WRITE_PROBE_MS) return last.answer
-    const answer = !connection.ready()
-      ? Promise.resolve('the store (redis) does not answer')
-      : command(connection.client, ['SET', `${prefix}:readyz`, String(now), 'PX', '10000']).then(
-          () => undefined,
-          (err: unknown) => `the store (redis) refuses writes (${unavailable(err).detail})`,
-        )
-    last = { at: now, answer }
-    return answer
-  }
-}
-
 export const buildPorts = (config: Config, log: Logger = consoleLog, onDiscarded?: DiscardObserver): Ports => {
   const discards = onDiscarded === undefined ? {} : { onDiscarded }
   switch (config.STORE) {
@@ -204,7 +179,7 @@ export const buildPorts = (config: Config, log: Logger = consoleLog, onDiscarded
         idempotencyKeys: createRedisIdempotencyKeys({ connection, prefix, maxKeys: config.IDEMPOTENCY_KEYS_MAX, retentionMs: IDEMPOTENCY_RETENTION_MS }),
         rateLimiter: (scope) => createRedisRateLimiter({ connection, prefix: `${prefix}:${scope}` }),
         status: () => ({ store: 'redis', available: connection.ready() }),
-        writable: writeProbe(connection, prefix),
+        writable: redisWriteProbe(connection, prefix),
         close: async () => {
           await mutes.close()
           await store.close()

@@ -9,7 +9,7 @@ export const DEFAULT_MODEL_PROMPT =
 
 import type { RateLimit } from '../domain/rate-limit'
 import { parseReplyRules } from './reply-rules-file'
-import { describeTarget, parseTargets, type TargetConfig } from './webhooks'
+import { describeTarget, parseTargets, withoutCredentials, type TargetConfig } from './webhooks'
 
 /*
  * Configuration comes from the environment and is decoded once, at start-up.
@@ -579,19 +579,6 @@ export const effectiveConfig = (config: Config): Readonly<Record<keyof Config, u
   // Each target's name, kind and address, its secrets (a signing secret, an Open Cloud key, a Discord URL's token) masked.
   shown.WEBHOOKS = config.WEBHOOKS.map(describeTarget)
   return shown
-}
-
-/** A URL with what could be a credential masked: its user and password, and its query (some endpoints take their key as `?key=`). */
-const withoutCredentials = (url: string): string => {
-  try {
-    const parsed = new URL(url)
-    if (parsed.username !== '') parsed.username = '***'
-    if (parsed.password !== '') parsed.password = '***'
-    const shown = parsed.toString()
-    return parsed.search === '' ? shown : `${shown.slice(0, shown.indexOf('?'))}?(query not shown)`
-  } catch {
-    return '(not shown)'
-  }
 }
 
 const withoutPassword = (url: string): string => {

@@ -171,8 +171,8 @@ const parseTarget = (raw: unknown, where: string): E.Either<ReadonlyArray<string
   return problems.length > 0 ? E.left(problems) : E.right(target)
 }
 
-/** A URL without what may be a credential in it: a user and password, a query, a fragment. */
-const withoutCredentials = (url: string): string => {
+/** A URL without what may be a credential in it: a user and password, a query, a fragment. The URL must parse (the configuration's are checked first). */
+export const withoutCredentials = (url: string): string => {
   const parsed = new URL(url)
   return `${parsed.origin}${parsed.pathname}${parsed.search === '' ? '' : '?***'}`
 }

@@ -354,7 +354,7 @@ describe('configuration: logs, metrics, and the start-up line', () => {
       BLOCKED_WORDS: '(2 words, not shown)',
       PLAYER_RATE_LIMIT: '5/10s',
       PORT: '5000',
-      AUTO_REPLY_MODEL_URL: 'https://***:***@llm.example/v1/chat/completions?(query not shown)',
+      AUTO_REPLY_MODEL_URL: 'https://llm.example/v1/chat/completions?***',
     })
     const text = JSON.stringify(shown)
     for (const hidden of [secret, 'hunter2', 'badword', 'modeluser', 'modelpass99', 'querykey77']) expect(text).not.to.include(hidden)
